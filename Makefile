@@ -1,0 +1,34 @@
+# Two commands do all the set-up: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.10 python3; do command -v $$p >/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# A CPU build of torch, installed before anything can pull a multi-GB CUDA build.
+# On machines without a local wheel, point TORCH_INDEX at a CPU wheel index.
+TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX ?=
+
+.PHONY: run test install lint clean-data
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert (3,10) <= sys.version_info[:2] <= (3,12), "Footnote needs Python 3.10-3.12 (pgserver has no wheels for newer)"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m config.supervisor
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check . || true
+
+clean-data:
+	rm -rf var/

@@ -1,0 +1,37 @@
+"""The project's NinjaAPI: one router per app, mounted under /api/v1."""
+
+from __future__ import annotations
+
+from ninja import NinjaAPI
+
+from accounts.auth import api_auth
+
+api = NinjaAPI(
+    title="Footnote API",
+    version="1",
+    description=(
+        "Upload documents, search them and ask questions with cited answers. "
+        "Scripts authenticate with `Authorization: Bearer <token>` "
+        "(`python manage.py create_api_token USERNAME`); the browser uses its session "
+        "and sends the CSRF token on unsafe methods."
+    ),
+    auth=api_auth,
+    urls_namespace="api",
+)
+
+
+def _mount_routers() -> None:
+    from chat.api import router as chat_router
+    from config.health import router as health_router
+    from feedback.api import router as feedback_router
+    from ingestion.api import router as ingestion_router
+    from retrieval.api import router as retrieval_router
+
+    api.add_router("", health_router)
+    api.add_router("", ingestion_router)
+    api.add_router("", retrieval_router)
+    api.add_router("", chat_router)
+    api.add_router("", feedback_router)
+
+
+_mount_routers()

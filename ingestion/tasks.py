@@ -1,0 +1,24 @@
+"""Celery tasks of ingestion: thin wrappers that take an id and call a service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+
+from ingestion import worker  # noqa: F401  (connects the worker's signal handlers)
+from ingestion.services import document_process
+
+
+@shared_task(
+    name="ingestion.document_process",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.WORKER_SOFT_TIME_LIMIT,
+    time_limit=settings.WORKER_HARD_TIME_LIMIT,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=5,
+    max_retries=3,
+)
+def document_process_task(document_id: int) -> None:
+    document_process(document_id=document_id)

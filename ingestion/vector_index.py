@@ -1,0 +1,33 @@
+"""Per-collection HNSW indexes on chunk embeddings.
+
+pgvector 0.6 has no iterative index scans: an HNSW scan yields at most `hnsw.ef_search` rows
+*before* a WHERE clause filters them, so a small collection inside a big table would be starved
+by a shared index. Each collection gets a partial index (`WHERE collection_id = N`) instead,
+which the planner uses for queries that filter on that collection.
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+
+def vector_index_name(collection_id: int) -> str:
+    return f"chunk_embedding_hnsw_c{int(collection_id)}"
+
+
+def vector_index_create_sql(collection_id: int) -> str:
+    cid = int(collection_id)
+    return (
+        f"CREATE INDEX IF NOT EXISTS {vector_index_name(cid)} ON ingestion_chunk "
+        f"USING hnsw (embedding vector_cosine_ops) WHERE collection_id = {cid}"
+    )
+
+
+def vector_index_ensure(collection_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(vector_index_create_sql(collection_id))
+
+
+def vector_index_drop(collection_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX IF EXISTS {vector_index_name(collection_id)}")

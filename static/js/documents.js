@@ -1,0 +1,102 @@
+// Upload portal: drag-and-drop with per-file progress, and a live document list.
+(function () {
+  const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
+  const dropzone = document.getElementById("dropzone");
+  const input = document.getElementById("file-input");
+  const uploads = document.getElementById("uploads");
+  const tbody = document.querySelector("#documents tbody");
+  const filter = document.getElementById("status-filter");
+  const summary = document.getElementById("summary");
+
+  function text(tag, value, cls) {
+    const el = document.createElement(tag);
+    el.textContent = value == null ? "" : String(value);
+    if (cls) el.className = cls;
+    return el;
+  }
+
+  function upload(file) {
+    const li = document.createElement("li");
+    const label = text("span", file.name + " ");
+    const bar = document.createElement("progress");
+    bar.max = 100; bar.value = 0;
+    const result = text("span", "");
+    li.append(label, bar, result);
+    uploads.prepend(li);
+    const form = new FormData();
+    form.append("files", file);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/v1/documents");
+    xhr.setRequestHeader("X-CSRFToken", csrf);
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = (100 * e.loaded) / e.total; };
+    xhr.onload = () => {
+      bar.value = 100;
+      let body = null;
+      try { body = JSON.parse(xhr.responseText); } catch (e) { /* not JSON */ }
+      const entry = Array.isArray(body) ? body[0] : null;
+      if (entry) {
+        result.textContent = " " + entry.status + (entry.error ? ": " + entry.error : "");
+        result.className = "status status-" + entry.status;
+      } else {
+        result.textContent = " failed (HTTP " + xhr.status + ")" + (body && body.detail ? ": " + body.detail : "");
+        result.className = "status status-failed";
+      }
+      refresh();
+    };
+    xhr.onerror = () => { result.textContent = " network error, try again"; result.className = "error"; };
+    xhr.send(form);
+  }
+
+  function handle(files) { Array.from(files).forEach(upload); }
+  dropzone.addEventListener("dragover", (e) => { e.preventDefault(); dropzone.classList.add("over"); });
+  dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
+  dropzone.addEventListener("drop", (e) => { e.preventDefault(); dropzone.classList.remove("over"); handle(e.dataTransfer.files); });
+  input.addEventListener("change", () => { handle(input.files); input.value = ""; });
+
+  async function act(method, url) {
+    await fetch(url, { method: method, headers: { "X-CSRFToken": csrf } });
+    refresh();
+  }
+
+  function row(doc) {
+    const tr = document.createElement("tr");
+    const name = document.createElement("td");
+    const link = text("a", doc.filename);
+    link.href = "/documents/" + doc.id + "/";
+    name.append(link);
+    if (doc.error) name.append(document.createElement("br"), text("small", doc.error, "error"));
+    const status = document.createElement("td");
+    status.append(text("span", doc.status, "status status-" + doc.status));
+    const actions = document.createElement("td");
+    if (doc.status === "failed") {
+      const retry = text("button", "Retry", "secondary");
+      retry.onclick = () => act("POST", "/api/v1/documents/" + doc.id + "/retry");
+      actions.append(retry, " ");
+    }
+    const del = text("button", "Delete", "secondary");
+    del.onclick = () => { if (confirm("Delete " + doc.filename + " and its chunks?")) act("DELETE", "/api/v1/documents/" + doc.id); };
+    actions.append(del);
+    tr.append(name, status, text("td", doc.page_count ?? "–"), text("td", doc.chunk_count),
+      text("td", new Date(doc.created_at).toLocaleString()), actions);
+    return tr;
+  }
+
+  let timer = null;
+  async function refresh() {
+    clearTimeout(timer);
+    try {
+      const url = "/api/v1/documents" + (filter.value ? "?status=" + filter.value : "");
+      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      const docs = await response.json();
+      tbody.replaceChildren(...(docs.length ? docs.map(row) : [(() => { const tr = document.createElement("tr"); const td = text("td", "No documents yet: drop some files above.", "muted"); td.colSpan = 6; tr.append(td); return tr; })()]));
+      const busy = docs.filter((d) => d.status === "queued" || d.status === "processing").length;
+      summary.textContent = docs.length + " document(s)" + (busy ? ", " + busy + " in progress" : "");
+      timer = setTimeout(refresh, busy ? 1500 : 5000);
+    } catch (e) {
+      summary.textContent = "Could not load the list; retrying…";
+      timer = setTimeout(refresh, 5000);
+    }
+  }
+  filter.addEventListener("change", refresh);
+  refresh();
+})();
