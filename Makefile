@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 # On machines without a local wheel, point TORCH_INDEX at a CPU wheel index.
 TORCH_SPEC ?= torch==2.13.0
 TORCH_INDEX ?=
+# partition_pdf imports this package even for the "fast" strategy; installed without its
+# dependencies, which would pull timm, torchvision and a CUDA build of torch.
+UNSTRUCTURED_INFERENCE_SPEC ?= unstructured-inference>=1.1,<2
 
 .PHONY: run test install lint clean-data
 
@@ -17,6 +20,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet --no-deps "$(UNSTRUCTURED_INFERENCE_SPEC)"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -12,6 +12,9 @@ from config.env import ImproperlyConfiguredEnv, env_bool, env_float, env_int, en
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FOOTNOTE_VAR_DIR", str(BASE_DIR / "var")))
+# pytest sets PYTEST_VERSION for the whole run (and the worker processes tests start inherit
+# it): tests then use a broker folder of their own, so a `make run` worker never sees their tasks.
+TESTING = "PYTEST_VERSION" in os.environ
 
 # Models and data are never fetched from a hub at run time (the network may be closed).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -80,6 +83,8 @@ if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 else:
     DATABASES = {"default": database_settings_from_uri(ensure_running(VAR_DIR / "pgdata"))}
+    # Worker processes started by tests connect to the test database of the same server.
+    DATABASES["default"]["NAME"] = env_str("EMBEDDED_DATABASE_NAME", str(DATABASES["default"]["NAME"]))
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_footnote")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -121,7 +126,7 @@ CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 32, minimum=0)
 # --- Celery -----------------------------------------------------------------------------------
 # Unset: kombu's filesystem transport under var/broker, which needs no server (see README).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-BROKER_DIR = VAR_DIR / "broker"
+BROKER_DIR = VAR_DIR / ("test-broker" if TESTING else "broker")
 if CELERY_BROKER_URL == "filesystem://":
     for sub in ("in", "processed"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
