@@ -79,8 +79,10 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------------
 # Unset DATABASE_URL: the embedded PostgreSQL 16 + pgvector under var/pgdata (started on demand).
-if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASE_URL and "?host=/" in DATABASE_URL:  # a Unix socket (the embedded server under `make run`)
+    DATABASES = {"default": database_settings_from_uri(DATABASE_URL)}
+elif DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 else:
     DATABASES = {"default": database_settings_from_uri(ensure_running(VAR_DIR / "pgdata"))}
     # Worker processes started by tests connect to the test database of the same server.
