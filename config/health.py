@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Router
+from ninja import Router, Status
 
 router = Router(tags=["health"])
 
@@ -82,7 +82,7 @@ def run_checks() -> dict[str, dict[str, Any]]:
 
 
 @router.get("/health", auth=None, response={200: dict, 503: dict}, summary="Service health")
-def health(request: HttpRequest) -> tuple[int, dict[str, Any]]:
+def health(request: HttpRequest) -> Status:
     checks = run_checks()
     healthy = all(check.get("ok") or check.get("optional") for check in checks.values())
-    return (200 if healthy else 503), {"status": "ok" if healthy else "degraded", "checks": checks}
+    return Status(200 if healthy else 503, {"status": "ok" if healthy else "degraded", "checks": checks})

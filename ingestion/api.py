@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
-from ninja import File, Form, Router
+from ninja import File, Form, Router, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
@@ -25,7 +25,7 @@ def document_upload(
     files: File[list[UploadedFile]] = None,  # type: ignore[assignment]
     file: File[list[UploadedFile]] = None,  # type: ignore[assignment]
     collection: Form[str] = "default",
-) -> tuple[int, list[dict[str, Any]]]:
+) -> Status:
     uploads = list(files or []) + list(file or [])
     if not uploads:
         raise HttpError(400, "Send the files as multipart/form-data in the field 'files'.")
@@ -43,8 +43,8 @@ def document_upload(
     ]
     if all(o.status == "rejected" for o in outcomes):
         statuses = {o.http_status for o in outcomes}
-        return (statuses.pop() if len(statuses) == 1 else 400), body
-    return 202, body
+        return Status(statuses.pop() if len(statuses) == 1 else 400, body)
+    return Status(202, body)
 
 
 def _collection(slug: str) -> Collection:
@@ -69,15 +69,15 @@ def document_detail(request: HttpRequest, document_id: int) -> dict[str, Any]:
 
 
 @router.post("/documents/{document_id}/retry", response={202: DocumentOut}, summary="Process a document again")
-def document_retry_endpoint(request: HttpRequest, document_id: int) -> tuple[int, dict[str, Any]]:
+def document_retry_endpoint(request: HttpRequest, document_id: int) -> Status:
     document = document_retry(document=_document_or_404(document_id))
-    return 202, document_as_dict(document_get(document_id=document.id) or document)
+    return Status(202, document_as_dict(document_get(document_id=document.id) or document))
 
 
 @router.delete("/documents/{document_id}", response={204: None}, summary="Delete a document and its chunks")
-def document_delete_endpoint(request: HttpRequest, document_id: int) -> tuple[int, None]:
+def document_delete_endpoint(request: HttpRequest, document_id: int) -> Status:
     document_delete(document=_document_or_404(document_id))
-    return 204, None
+    return Status(204, None)
 
 
 def _document_or_404(document_id: int) -> Document:
