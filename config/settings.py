@@ -202,3 +202,15 @@ LOGGING = {
 # --- Keyword search (BM25) ---------------------------------------------------------------------
 BM25_STEMMER = env_str("BM25_STEMMER", "english")
 BM25_STOPWORDS = env_str("BM25_STOPWORDS", "english")
+BM25_K1 = env_float("BM25_K1", 0.9)
+BM25_B = env_float("BM25_B", 0.4)
+
+# --- Retrieval ----------------------------------------------------------------------------------
+# Cross-encoder reranker: a sentence-transformers CrossEncoder name or local path. Where it cannot
+# load (no hub access) search runs without it and says so; the failure is retried after a while.
+RERANK_MODEL = env_str("RERANK_MODEL", "cross-encoder/ms-marco-MiniLM-L-6-v2")
+RERANK_TOP_N = env_int("RERANK_TOP_N", 20, minimum=1)
+RERANK_RETRY_SECONDS = env_int("RERANK_RETRY_SECONDS", 300, minimum=0)
+# Candidates each retriever contributes before fusion.
+RETRIEVAL_CANDIDATES = env_int("RETRIEVAL_CANDIDATES", 100, minimum=1)
+RRF_K = env_float("RRF_K", 60.0)

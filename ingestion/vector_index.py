@@ -25,6 +25,10 @@ def vector_index_create_sql(collection_id: int) -> str:
 
 def vector_index_ensure(collection_id: int) -> None:
     with connection.cursor() as cursor:
+        if connection.in_atomic_block:
+            # CREATE INDEX refuses to run while deferred foreign-key checks of earlier chunk
+            # writes in the same transaction are pending: run those checks now.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute(vector_index_create_sql(collection_id))
 
 

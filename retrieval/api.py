@@ -1,3 +1,43 @@
-from ninja import Router
+from __future__ import annotations
 
-router = Router(tags=["retrieval"])
+from dataclasses import asdict
+from typing import Any
+
+from django.http import HttpRequest
+from ninja import Router
+from ninja.errors import HttpError
+
+from accounts.access import collection_readable
+from retrieval.schemas import SearchIn, SearchOut
+from retrieval.search import search
+from retrieval.types import ScoredChunk
+
+router = Router(tags=["search"])
+
+
+def hit_as_dict(hit: ScoredChunk) -> dict[str, Any]:
+    return {
+        "chunk_id": hit.chunk_id,
+        "document_id": hit.document_id,
+        "filename": hit.filename,
+        "page": hit.page_start,
+        "heading_path": hit.heading_path,
+        "text": hit.text,
+        "scores": asdict(hit.scores),
+        "ranks": hit.ranks,
+    }
+
+
+@router.post("/search", response=SearchOut, summary="Hybrid search (BM25 + vectors, fused, reranked)")
+def search_endpoint(request: HttpRequest, payload: SearchIn) -> dict[str, Any]:
+    collection = collection_readable(request.user, payload.collection)
+    if collection is None:
+        raise HttpError(404, f"No collection '{payload.collection}'.")
+    result = search(
+        payload.query, collection_ids=[collection.id], top_k=payload.top_k, mode=payload.mode, rerank=payload.rerank
+    )
+    return {
+        "results": [hit_as_dict(hit) for hit in result.results],
+        "rerank": asdict(result.rerank),
+        "timings_ms": result.timings_ms,
+    }

@@ -3,3 +3,9 @@ from django.apps import AppConfig
 
 class RetrievalConfig(AppConfig):
     name = "retrieval"
+
+    def ready(self) -> None:
+        from config.health import register_check
+        from retrieval.rerank import reranker_status
+
+        register_check("reranker", reranker_status)

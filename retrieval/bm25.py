@@ -1,0 +1,119 @@
+"""Okapi BM25 over the postings table that ingestion keeps (ingestion.models.ChunkTerm).
+
+Scores exactly as rank-bm25's `BM25Okapi` does on the same tokens: idf = ln((N - df + .5) /
+(df + .5)), a negative idf replaced by `epsilon` x the collection's average idf, and each
+query token counted as often as it occurs in the query. Corpus statistics are per collection
+(CollectionStats, kept in the same transaction as the chunks), so nothing is rebuilt per query
+and every process sees the same index.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+
+from retrieval.tokenize import Tokenizer, default_tokenizer
+
+
+@dataclass(frozen=True)
+class Bm25Hit:
+    chunk_id: int
+    score: float
+
+
+class BM25Retriever:
+    def __init__(
+        self,
+        *,
+        k1: float | None = None,
+        b: float | None = None,
+        epsilon: float = 0.25,
+        tokenizer: Tokenizer | None = None,
+    ) -> None:
+        self.k1 = k1 if k1 is not None else settings.BM25_K1
+        self.b = b if b is not None else settings.BM25_B
+        self.epsilon = epsilon
+        self.tokenizer = tokenizer if tokenizer is not None else default_tokenizer()
+        self._average_idf: dict[tuple[int, int], float] = {}
+        self._lock = threading.Lock()
+
+    def run(self, query: str, *, collection_ids: list[int], top_k: int) -> list[Bm25Hit]:
+        """The `top_k` best chunks of the given collections, best first (no database writes)."""
+        query_terms = Counter(self.tokenizer(query))
+        if not query_terms or top_k <= 0:
+            return []
+        hits: list[Bm25Hit] = []
+        for collection_id in collection_ids:
+            hits.extend(self._run_one(query_terms, collection_id, top_k))
+        hits.sort(key=lambda h: (-h.score, h.chunk_id))
+        return hits[:top_k]
+
+    def _run_one(self, query_terms: Counter[str], collection_id: int, top_k: int) -> list[Bm25Hit]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT chunk_count, total_length, generation FROM ingestion_collectionstats WHERE collection_id = %s",
+                [collection_id],
+            )
+            row = cursor.fetchone()
+            if row is None or row[0] == 0:
+                return []
+            n, total_length, generation = row
+            cursor.execute(
+                "SELECT term, count(*) FROM ingestion_chunkterm WHERE collection_id = %s AND term = ANY(%s) GROUP BY term",
+                [collection_id, list(query_terms)],
+            )
+            df = dict(cursor.fetchall())
+            if not df:
+                return []
+            idf = {term: math.log((n - d + 0.5) / (d + 0.5)) for term, d in df.items()}
+            if any(value < 0 for value in idf.values()):
+                floor = self.epsilon * self._collection_average_idf(cursor, collection_id, n, generation)
+                idf = {term: (value if value >= 0 else floor) for term, value in idf.items()}
+            weights = [(term, query_terms[term] * idf[term]) for term in df]
+            avgdl = total_length / n
+            cursor.execute(
+                """
+                SELECT p.chunk_id,
+                       SUM(w.weight * p.tf * (%(k1)s + 1) / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.doc_length / %(avgdl)s)))
+                         AS score
+                FROM ingestion_chunkterm p
+                JOIN unnest(%(terms)s::text[], %(weights)s::float8[]) AS w(term, weight) ON w.term = p.term
+                WHERE p.collection_id = %(collection)s
+                GROUP BY p.chunk_id
+                ORDER BY score DESC, p.chunk_id
+                LIMIT %(limit)s
+                """,
+                {
+                    "k1": self.k1, "b": self.b, "avgdl": avgdl, "collection": collection_id, "limit": top_k,
+                    "terms": [t for t, _ in weights], "weights": [w for _, w in weights],
+                },
+            )
+            return [Bm25Hit(chunk_id=cid, score=float(score)) for cid, score in cursor.fetchall()]
+
+    def _collection_average_idf(self, cursor, collection_id: int, n: int, generation: int) -> float:  # type: ignore[no-untyped-def]
+        """Mean idf over the collection's whole vocabulary, as rank-bm25 uses for its floor.
+
+        Needed only when a query term occurs in more than half of the chunks; cached until the
+        collection changes (its generation moves)."""
+        key = (collection_id, generation)
+        with self._lock:
+            if key in self._average_idf:
+                return self._average_idf[key]
+        cursor.execute(
+            """
+            SELECT avg(ln((%(n)s - df + 0.5) / (df + 0.5))) FROM (
+              SELECT count(*) AS df FROM ingestion_chunkterm WHERE collection_id = %(c)s GROUP BY term
+            ) AS vocabulary
+            """,
+            {"n": n, "c": collection_id},
+        )
+        value = float(cursor.fetchone()[0] or 0.0)
+        with self._lock:
+            self._average_idf = {k: v for k, v in self._average_idf.items() if k[0] != collection_id}
+            self._average_idf[key] = value
+        return value
