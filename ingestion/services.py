@@ -333,3 +333,47 @@ def documents_requeue_stale(*, include_queued: bool = True) -> int:
 
 
 
+
+
+def documents_index_elements(
+    *, collection: Collection, items: list[tuple[str, list]], embed_batch: int = 256  # type: ignore[type-arg]
+) -> list[int]:
+    """Index already-parsed documents (name, elements) through the real chunk + embed + store path.
+
+    For corpora that arrive as text (evaluation datasets): the same chunker, embedder and
+    transactional chunk write as uploaded files, with embedding batched across documents.
+    Returns the new documents' ids."""
+    from ingestion.chunking import Chunker
+    from ingestion.embedding import get_embedder
+    from ingestion.parsing import ParsedDocument
+
+    embedder = get_embedder()
+    chunker = Chunker(
+        count_tokens=lambda text: embedder.count_tokens(text) - 2,
+        max_tokens=embedder.max_tokens,
+        overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
+    )
+    prepared = []
+    for name, elements in items:
+        parsed_text, drafts = chunker.run(elements)
+        if drafts:
+            prepared.append((name, elements, parsed_text, drafts))
+    inputs = [d.embedding_input for _, _, _, drafts in prepared for d in drafts]
+    vectors = [v for start in range(0, len(inputs), embed_batch) for v in embedder.embed(inputs[start : start + embed_batch])]
+    ids: list[int] = []
+    position = 0
+    for name, elements, parsed_text, drafts in prepared:
+        document = Document.objects.create(
+            collection=collection,
+            original_filename=name[:255],
+            stored_name=uuid.uuid4().hex,
+            content_type="text/plain",
+            size_bytes=len(parsed_text.encode()),
+            sha256=hashlib.sha256(parsed_text.encode()).hexdigest(),
+            status=Document.Status.PROCESSING,
+        )
+        pairs = list(zip(drafts, vectors[position : position + len(drafts)]))
+        position += len(drafts)
+        _chunks_replace(document.id, pairs, parsed_text, ParsedDocument(elements=elements, page_count=None))
+        ids.append(document.id)
+    return ids

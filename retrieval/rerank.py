@@ -46,7 +46,7 @@ class CrossEncoderReranker:
                 self._model = CrossEncoder(self.model_name, device="cpu")
                 self._failure = ""
             except Exception as exc:
-                self._failure = f"the reranker model {self.model_name!r} could not be loaded ({type(exc).__name__}: {str(exc)[:300]})"
+                self._failure = f"the reranker model {self.model_name!r} could not be loaded ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
                 self._failed_at = time.monotonic()
                 logger.warning("%s", self._failure)
                 raise RerankUnavailable(self._failure) from None

@@ -1,0 +1,214 @@
+"""Retrieval evaluation on BEIR-format folders, driving the same search() the API uses.
+
+Layout: corpus.jsonl[.gz] ({_id, title, text}), queries.jsonl ({_id, text}), qrels/test.tsv
+(query-id, corpus-id, score; header row; graded or binary).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import math
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+
+@dataclass
+class BeirDataset:
+    path: Path
+    queries: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+    def corpus(self) -> Iterator[dict[str, Any]]:
+        for name in ("corpus.jsonl.gz", "corpus.jsonl"):
+            file = self.path / name
+            if file.exists():
+                opener: Callable[..., Any] = gzip.open if name.endswith(".gz") else open
+                with opener(file, "rt", encoding="utf-8") as handle:
+                    for line in handle:
+                        if line.strip():
+                            yield json.loads(line)
+                return
+        raise FileNotFoundError(f"no corpus.jsonl[.gz] in {self.path}")
+
+
+def load_beir(path: Path, *, split: str = "test") -> BeirDataset:
+    queries: dict[str, str] = {}
+    with open(path / "queries.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                row = json.loads(line)
+                queries[str(row["_id"])] = row["text"]
+    qrels: dict[str, dict[str, int]] = {}
+    with open(path / "qrels" / f"{split}.tsv", encoding="utf-8") as handle:
+        for number, line in enumerate(handle):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 3 or (number == 0 and not parts[2].strip().lstrip("-").isdigit()):
+                continue  # header
+            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[2])
+    return BeirDataset(path=path, queries={q: t for q, t in queries.items() if q in qrels}, qrels=qrels)
+
+
+# -- metrics (graded relevance, as in BEIR/pytrec_eval) -----------------------------------------
+
+
+def ndcg_at(ranked: list[str], relevant: dict[str, int], k: int) -> float:
+    dcg = sum((2 ** relevant.get(doc, 0) - 1) / math.log2(i + 2) for i, doc in enumerate(ranked[:k]))
+    ideal = sorted((g for g in relevant.values() if g > 0), reverse=True)[:k]
+    idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
+    return dcg / idcg if idcg > 0 else 0.0
+
+
+def recall_at(ranked: list[str], relevant: dict[str, int], k: int) -> float:
+    positives = {doc for doc, g in relevant.items() if g > 0}
+    return len(positives & set(ranked[:k])) / len(positives) if positives else 0.0
+
+
+def mrr_at(ranked: list[str], relevant: dict[str, int], k: int) -> float:
+    for i, doc in enumerate(ranked[:k]):
+        if relevant.get(doc, 0) > 0:
+            return 1.0 / (i + 1)
+    return 0.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    index = min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))
+    return ordered[index]
+
+
+# -- the evaluation collection ----------------------------------------------------------------------
+
+
+def build_signature(dataset_path: Path) -> str:
+    from ingestion.embedding import get_embedder
+
+    parts = [str(dataset_path.resolve()), get_embedder().label, f"overlap={settings.CHUNK_OVERLAP_TOKENS}",
+             f"stemmer={settings.BM25_STEMMER}", f"stopwords={settings.BM25_STOPWORDS}", "chunker=v1"]
+    return "|".join(parts)
+
+
+def evaluation_collection(dataset: BeirDataset, *, log: Callable[[str], None] = print):  # type: ignore[no-untyped-def]
+    """The dataset's own collection (kind evaluation), rebuilt only when the signature changed."""
+    from ingestion.models import Collection
+    from ingestion.parsing import Element
+    from ingestion.services import collection_create, documents_index_elements
+
+    signature = build_signature(dataset.path)
+    slug = "eval-" + hashlib.sha256(str(dataset.path.resolve()).encode()).hexdigest()[:12]
+    existing = Collection.objects.filter(slug=slug).first()
+    if existing is not None and existing.build_signature == signature:
+        log(f"reusing collection {slug} ({existing.documents.count()} documents)")
+        return existing
+    if existing is not None:
+        log(f"settings changed since {slug} was built: rebuilding it")
+        collection_delete_evaluation(existing)
+    collection = collection_create(slug=slug, name=f"Evaluation: {dataset.path.name}", kind=Collection.Kind.EVALUATION)
+    batch: list[tuple[str, list[Element]]] = []
+    started, count = time.perf_counter(), 0
+    for doc in dataset.corpus():
+        elements = []
+        if doc.get("title", "").strip():
+            elements.append(Element(kind="Title", text=doc["title"].strip()))
+        if doc.get("text", "").strip():
+            elements.append(Element(kind="NarrativeText", text=doc["text"].strip()))
+        batch.append((str(doc["_id"]), elements))
+        if len(batch) == 256:
+            count += len(documents_index_elements(collection=collection, items=batch))
+            batch = []
+            log(f"  indexed {count} documents ({count / (time.perf_counter() - started):.1f}/s)")
+    if batch:
+        count += len(documents_index_elements(collection=collection, items=batch))
+    collection.build_signature = signature
+    collection.save(update_fields=["build_signature"])
+    log(f"indexed {count} documents in {time.perf_counter() - started:.0f} s")
+    return collection
+
+
+def collection_delete_evaluation(collection) -> None:  # type: ignore[no-untyped-def]
+    from ingestion.vector_index import vector_index_drop
+
+    collection.chunks.all().delete()
+    collection.documents.all().delete()
+    vector_index_drop(collection.id)
+    collection.delete()
+
+
+# -- running ------------------------------------------------------------------------------------------
+
+MODES = {
+    "bm25": {"mode": "bm25", "rerank": False},
+    "vector": {"mode": "vector", "rerank": False},
+    "hybrid": {"mode": "hybrid", "rerank": False},
+    "hybrid+rerank": {"mode": "hybrid", "rerank": True},
+}
+
+
+def evaluate(dataset: BeirDataset, collection_id: int, modes: list[str], *, depth: int = 100) -> dict[str, Any]:
+    from retrieval.search import search
+
+    report: dict[str, Any] = {}
+    for name in modes:
+        options = MODES[name]
+        per_query: list[tuple[float, float, float, float]] = []
+        latencies: list[float] = []
+        skipped = ""
+        for query_id, text in dataset.queries.items():
+            started = time.perf_counter()
+            result = search(text, collection_ids=[collection_id], top_k=depth, candidates=depth, **options)  # type: ignore[arg-type]
+            latencies.append((time.perf_counter() - started) * 1000)
+            if options["rerank"] and not result.rerank.applied:
+                skipped = result.rerank.reason
+                break
+            ranked = best_chunk_per_document([hit.filename for hit in result.results])
+            relevant = dataset.qrels[query_id]
+            per_query.append((ndcg_at(ranked, relevant, 10), recall_at(ranked, relevant, 10),
+                              recall_at(ranked, relevant, 100), mrr_at(ranked, relevant, 10)))
+        if skipped:
+            report[name] = {"skipped": skipped}
+            continue
+        columns = list(zip(*per_query))
+        report[name] = {
+            "ndcg@10": round(statistics.fmean(columns[0]), 4),
+            "recall@10": round(statistics.fmean(columns[1]), 4),
+            "recall@100": round(statistics.fmean(columns[2]), 4),
+            "mrr@10": round(statistics.fmean(columns[3]), 4),
+            "p50_ms": round(percentile(latencies, 50), 1),
+            "p95_ms": round(percentile(latencies, 95), 1),
+            "queries": len(per_query),
+        }
+    return report
+
+
+def best_chunk_per_document(document_ids: list[str]) -> list[str]:
+    """Chunk hits (best first) to document ids, each document at the rank of its best chunk."""
+    seen: set[str] = set()
+    ranked = []
+    for doc in document_ids:
+        if doc not in seen:
+            seen.add(doc)
+            ranked.append(doc)
+    return ranked
+
+
+def format_table(report: dict[str, Any]) -> str:
+    header = f"| mode | nDCG@10 | Recall@10 | Recall@100 | MRR@10 | p50 ms | p95 ms |\n|---|---|---|---|---|---|---|"
+    rows = []
+    for name, values in report.items():
+        if "skipped" in values:
+            rows.append(f"| {name} | skipped: {values['skipped']} | | | | | |")
+        else:
+            rows.append(
+                f"| {name} | {values['ndcg@10']:.4f} | {values['recall@10']:.4f} | {values['recall@100']:.4f} | "
+                f"{values['mrr@10']:.4f} | {values['p50_ms']:.1f} | {values['p95_ms']:.1f} |"
+            )
+    return "\n".join([header, *rows])

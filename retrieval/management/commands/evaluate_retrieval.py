@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from retrieval.evaluation import MODES, evaluate, evaluation_collection, format_table, load_beir
+
+
+class Command(BaseCommand):
+    help = "Evaluate every retrieval mode on a BEIR-format dataset folder (nDCG@10, recall, MRR, latency)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dataset", required=True, type=Path, help="folder with corpus.jsonl[.gz], queries.jsonl, qrels/")
+        parser.add_argument("--json", type=Path, help="also write the results as JSON here")
+        parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
+        parser.add_argument("--split", default="test", help="qrels file name (default: test)")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        path: Path = options["dataset"]
+        if not (path / "queries.jsonl").exists():
+            raise CommandError(f"{path} is not a BEIR folder (no queries.jsonl)")
+        dataset = load_beir(path, split=options["split"])
+        self.stdout.write(f"{path}: {len(dataset.queries)} queries with judgments")
+        collection = evaluation_collection(dataset, log=self.stdout.write)
+        report = evaluate(dataset, collection.id, options["modes"])
+        self.stdout.write(format_table(report))
+        if options["json"]:
+            options["json"].write_text(json.dumps({"dataset": str(path), "modes": report}, indent=2))
+            self.stdout.write(f"wrote {options['json']}")
