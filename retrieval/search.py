@@ -93,7 +93,7 @@ def search(
     rerank_info = RerankInfo(applied=False, reason="not requested" if not rerank else "no candidates to rerank")
     head_size = rerank_top_n if rerank_top_n is not None else settings.RERANK_TOP_N
     wanted = set(ordered[: max(top_k, head_size)] if rerank else ordered[:top_k])
-    for lst in lists.values():
+    for lst in [*lists.values(), fused]:
         wanted.update(cid for cid, _ in lst[:top_k])
     chunks = _load_chunks(list(wanted))
     if rerank and ordered:
@@ -113,7 +113,7 @@ def search(
     timings["total"] = _ms(started)
     stages = {
         stage: [_scored(chunks[cid], scores[cid], ranks[cid]) for cid, _ in lst[:top_k] if cid in chunks]
-        for stage, lst in lists.items()
+        for stage, lst in [*lists.items(), ("fused", fused)]
     }
     return SearchResult(results=results, rerank=rerank_info, timings_ms=timings, stages=stages)
 

@@ -1,3 +1,5 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from retrieval import views
+
+urlpatterns = [path("lab/", views.lab, name="retrieval_lab")]
