@@ -1,3 +1,100 @@
-from ninja import Router
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, StreamingHttpResponse
+from ninja import Router, Status
+from ninja.errors import HttpError
+
+from accounts.access import collection_readable
+from chat import llm
+from chat.models import Conversation
+from chat.schemas import AnswerOut, ChatIn, ConversationDetailOut, ConversationIn, ConversationOut, ConversationPatch
+from chat.services import answer_as_dict, answer_create, answer_events, conversation_create
 
 router = Router(tags=["chat"])
+
+
+def _conversation_dict(conversation: Conversation, *, with_answers: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": conversation.id, "title": conversation.title, "collection": conversation.collection.slug,
+        "created_at": conversation.created_at, "updated_at": conversation.updated_at,
+    }
+    if with_answers:
+        data["answers"] = [answer_as_dict(a) for a in conversation.answers.all()]
+    return data
+
+
+def _own_conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+    conversation = Conversation.objects.select_related("collection").filter(pk=conversation_id, owner=request.user).first()
+    if conversation is None or collection_readable(request.user, conversation.collection.slug) is None:
+        raise HttpError(404, "No such conversation.")
+    return conversation
+
+
+@router.get("/conversations", response=list[ConversationOut])
+def conversations_list(request: HttpRequest) -> list[dict[str, Any]]:
+    return [_conversation_dict(c) for c in Conversation.objects.filter(owner=request.user).select_related("collection")[:200]]
+
+
+@router.post("/conversations", response={201: ConversationOut})
+def conversations_create(request: HttpRequest, payload: ConversationIn) -> Status:
+    collection = collection_readable(request.user, payload.collection)
+    if collection is None:
+        raise HttpError(404, f"No collection '{payload.collection}'.")
+    return Status(201, _conversation_dict(conversation_create(owner=request.user, collection=collection, title=payload.title)))
+
+
+@router.get("/conversations/{conversation_id}", response=ConversationDetailOut)
+def conversations_get(request: HttpRequest, conversation_id: int) -> dict[str, Any]:
+    return _conversation_dict(_own_conversation(request, conversation_id), with_answers=True)
+
+
+@router.patch("/conversations/{conversation_id}", response=ConversationOut)
+def conversations_rename(request: HttpRequest, conversation_id: int, payload: ConversationPatch) -> dict[str, Any]:
+    conversation = _own_conversation(request, conversation_id)
+    conversation.title = payload.title
+    conversation.save(update_fields=["title", "updated_at"])
+    return _conversation_dict(conversation)
+
+
+@router.delete("/conversations/{conversation_id}", response={204: None})
+def conversations_delete(request: HttpRequest, conversation_id: int) -> Status:
+    _own_conversation(request, conversation_id).delete()
+    return Status(204, None)
+
+
+def sse(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]:
+    try:
+        for event, data in events:
+            yield f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
+    except Exception as exc:  # the stream has started: report, don't raise into the server
+        yield f"event: error\ndata: {json.dumps({'detail': f'{type(exc).__name__}: {exc}'})}\n\n"
+
+
+def conversation_for_question(request: HttpRequest, conversation_id: int | None, collection_slug: str, question: str) -> Conversation:
+    if len(question) > settings.CHAT_MAX_QUESTION_CHARS:
+        raise HttpError(400, f"The question is longer than {settings.CHAT_MAX_QUESTION_CHARS} characters.")
+    if conversation_id is not None:
+        return _own_conversation(request, conversation_id)
+    collection = collection_readable(request.user, collection_slug)
+    if collection is None:
+        raise HttpError(404, f"No collection '{collection_slug}'.")
+    return conversation_create(owner=request.user, collection=collection, title=question[:80])
+
+
+@router.post("/chat", response=AnswerOut, summary="Ask a question; `stream: true` answers with server-sent events")
+def chat(request: HttpRequest, payload: ChatIn) -> Any:
+    if payload.backend is not None and payload.backend not in llm.BACKENDS:
+        raise HttpError(400, f"backend must be one of {', '.join(llm.BACKENDS)}")
+    conversation = conversation_for_question(request, payload.conversation_id, payload.collection, payload.question)
+    if payload.stream:
+        events = answer_events(conversation=conversation, question=payload.question, backend=payload.backend)
+        response = StreamingHttpResponse(sse(events), content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response
+    return answer_create(conversation=conversation, question=payload.question, backend=payload.backend)

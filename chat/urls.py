@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from chat import openai_compat, views
+
+urlpatterns = [
+    path("chat/", views.chat_page, name="chat"),
+    path("v1/models", openai_compat.models, name="openai_models"),
+    path("v1/chat/completions", openai_compat.chat_completions, name="openai_chat_completions"),
+]

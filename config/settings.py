@@ -214,3 +214,23 @@ RERANK_RETRY_SECONDS = env_int("RERANK_RETRY_SECONDS", 300, minimum=0)
 # Candidates each retriever contributes before fusion.
 RETRIEVAL_CANDIDATES = env_int("RETRIEVAL_CANDIDATES", 100, minimum=1)
 RRF_K = env_float("RRF_K", 60.0)
+
+# --- Chat ---------------------------------------------------------------------------------------
+# LLM_BACKEND: openai | local | extractive. Unset: openai when LLM_BASE_URL is set, else extractive.
+LLM_BACKEND = env_str("LLM_BACKEND", "")
+LLM_BASE_URL = env_str("LLM_BASE_URL", "")
+LLM_API_KEY = env_str("LLM_API_KEY", "")
+LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
+LLM_TIMEOUT = env_float("LLM_TIMEOUT", 30.0)
+LLM_RETRIES = env_int("LLM_RETRIES", 1, minimum=0)
+LLM_RETRY_SECONDS = env_int("LLM_RETRY_SECONDS", 60, minimum=0)
+LLM_LOCAL_GGUF = env_str("LLM_LOCAL_GGUF", "")
+# Passages given to the model (at most 8).
+CHAT_PASSAGES = min(8, env_int("CHAT_PASSAGES", 6, minimum=1))
+# Relevance gate (chat.services.relevance_gate): answer when a passage's cosine similarity to the
+# question reaches CHAT_SURE_VECTOR_SCORE, or reaches CHAT_MIN_VECTOR_SCORE and the passage holds
+# CHAT_MIN_KEYWORD_COVERAGE of the question's keywords; otherwise say the documents do not cover it.
+CHAT_SURE_VECTOR_SCORE = env_float("CHAT_SURE_VECTOR_SCORE", 0.55)
+CHAT_MIN_VECTOR_SCORE = env_float("CHAT_MIN_VECTOR_SCORE", 0.25)
+CHAT_MIN_KEYWORD_COVERAGE = env_float("CHAT_MIN_KEYWORD_COVERAGE", 0.5)
+CHAT_MAX_QUESTION_CHARS = env_int("CHAT_MAX_QUESTION_CHARS", 2000, minimum=1)

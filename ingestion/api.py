@@ -8,7 +8,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from ingestion.models import Collection, Document
-from ingestion.schemas import DocumentDetailOut, DocumentOut, UploadResultOut
+from ingestion.schemas import ChunkSourceOut, DocumentDetailOut, DocumentOut, UploadResultOut
 from ingestion.selectors import document_as_dict, document_get, document_list
 from ingestion.services import collection_get_default, document_delete, document_ingest, document_retry
 
@@ -78,6 +78,25 @@ def document_retry_endpoint(request: HttpRequest, document_id: int) -> Status:
 def document_delete_endpoint(request: HttpRequest, document_id: int) -> Status:
     document_delete(document=_document_or_404(document_id))
     return Status(204, None)
+
+
+@router.get("/chunks/{chunk_id}", response=ChunkSourceOut, summary="One passage with its document (for source panels)")
+def chunk_detail(request: HttpRequest, chunk_id: int) -> dict[str, Any]:
+    from accounts.access import collections_readable
+    from ingestion.models import Chunk
+
+    chunk = (
+        Chunk.objects.select_related("document")
+        .filter(pk=chunk_id, collection__in=collections_readable(request.user))
+        .first()
+    )
+    if chunk is None:
+        raise HttpError(404, "No such passage.")
+    return {
+        "id": chunk.id, "document_id": chunk.document_id, "filename": chunk.document.original_filename,
+        "content_type": chunk.document.content_type, "page_start": chunk.page_start, "page_end": chunk.page_end,
+        "heading_path": chunk.heading_path, "text": chunk.text,
+    }
 
 
 def _document_or_404(document_id: int) -> Document:

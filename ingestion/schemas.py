@@ -47,3 +47,14 @@ class ChunkOut(Schema):
 
 class DocumentDetailOut(DocumentOut):
     parse_summary: dict
+
+
+class ChunkSourceOut(Schema):
+    id: int
+    document_id: int
+    filename: str
+    content_type: str
+    page_start: int | None
+    page_end: int | None
+    heading_path: list[str]
+    text: str

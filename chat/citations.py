@@ -1,0 +1,73 @@
+"""Citation post-check: every [n] must point at a passage and carry a quote verbatim in it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from retrieval.tokenize import default_tokenizer
+from retrieval.types import ScoredChunk
+
+MARKER = re.compile(r"\[(\d{1,3})\]")
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+
+
+@dataclass
+class Citation:
+    n: int
+    chunk_id: int
+    document_id: int
+    filename: str
+    page: int | None
+    quote: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(text) if len(s.strip()) > 1]
+
+
+def best_quote(claim: str, passage: str) -> str:
+    """The passage sentence that shares most words with the claim (verbatim from the passage)."""
+    tokenizer = default_tokenizer()
+    claim_terms = set(tokenizer(claim))
+    candidates = sentences(passage) or [passage.strip()]
+    return max(candidates, key=lambda s: (len(claim_terms & set(tokenizer(s))), -abs(len(s) - len(claim))))
+
+
+def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> tuple[str, list[Citation], int]:
+    """Remove markers that point at no passage; quote each cited passage verbatim.
+
+    Returns the cleaned answer, the citations (one per cited passage, numbered as in the answer)
+    and how many markers were removed."""
+    removed = 0
+    claims: dict[int, str] = {}
+
+    def keep(match: re.Match[str]) -> str:
+        nonlocal removed
+        n = int(match.group(1))
+        if 1 <= n <= len(passages):
+            return match.group(0)
+        removed += 1
+        return ""
+
+    cleaned = MARKER.sub(keep, answer)
+    cleaned = re.sub(r"[ \t]+([.,;:])", r"\1", cleaned).strip()
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", cleaned):
+        for match in MARKER.finditer(sentence):
+            claims.setdefault(int(match.group(1)), MARKER.sub("", sentence).strip())
+    citations = []
+    for n in sorted(claims):
+        passage = passages[n - 1]
+        claim = claims[n]
+        quote = claim if claim and claim in passage.text else best_quote(claim, passage.text)
+        citations.append(Citation(n=n, chunk_id=passage.chunk_id, document_id=passage.document_id,
+                                  filename=passage.filename, page=passage.page_start, quote=quote))
+    return cleaned, citations, removed
+
+
+def quote_is_verbatim(citation: Citation, passages: Sequence[ScoredChunk]) -> bool:
+    return 1 <= citation.n <= len(passages) and citation.quote in passages[citation.n - 1].text

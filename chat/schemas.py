@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from ninja import Field, Schema
+
+
+class ConversationIn(Schema):
+    title: str = ""
+    collection: str = "default"
+
+
+class ConversationPatch(Schema):
+    title: str = Field(..., max_length=200)
+
+
+class CitationOut(Schema):
+    n: int
+    chunk_id: int
+    document_id: int
+    filename: str
+    page: int | None
+    quote: str
+
+
+class AnswerOut(Schema):
+    answer_id: int
+    conversation_id: int
+    question: str
+    answer: str
+    backend: str
+    model: str
+    abstained: bool
+    citations: list[CitationOut]
+    created_at: datetime
+
+
+class ConversationOut(Schema):
+    id: int
+    title: str
+    collection: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationDetailOut(ConversationOut):
+    answers: list[AnswerOut]
+
+
+class ChatIn(Schema):
+    question: str = Field(..., min_length=1)
+    conversation_id: int | None = None
+    collection: str = "default"
+    stream: bool = False
+    backend: str | None = Field(None, description="openai | local | extractive (default: the configured one)")

@@ -1,0 +1,164 @@
+"""The answer pipeline, top to bottom: standalone query, retrieval, prompt, generation,
+citation check, stored answer with its trace."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from chat import llm
+from chat.citations import check_citations
+from chat.models import Answer, Conversation
+from chat.prompts import ANSWER_PROMPT_NAME, ANSWER_PROMPT_VERSION, answer_messages, standalone_query
+from ingestion.models import Collection
+from retrieval.search import search
+from retrieval.types import ScoredChunk
+
+NOT_COVERED = "The documents do not cover this."
+
+Event = tuple[str, dict[str, Any]]
+
+
+def conversation_create(*, owner: Any, collection: Collection, title: str = "") -> Conversation:
+    return Conversation.objects.create(owner=owner, collection=collection, title=title[:200])
+
+
+def answer_as_dict(answer: Answer) -> dict[str, Any]:
+    return {
+        "answer_id": answer.id,
+        "conversation_id": answer.conversation_id,
+        "question": answer.question,
+        "answer": answer.answer,
+        "backend": answer.backend,
+        "model": answer.model,
+        "abstained": answer.abstained,
+        "citations": answer.citations,
+        "created_at": answer.created_at.isoformat(),
+    }
+
+
+def _ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
+def relevance_gate(query: str, passages: list[ScoredChunk]) -> tuple[bool, str]:
+    """Whether the retrieved passages are relevant enough to answer from.
+
+    Two signals, both cheap and available without a reranker: the best cosine similarity of a
+    passage to the query, and the share of the query's keywords that the best passage contains.
+    A passage must be clearly similar, or moderately similar and contain most keywords."""
+    from retrieval.tokenize import default_tokenizer
+
+    if not passages:
+        return False, "nothing was retrieved"
+    tokenizer = default_tokenizer()
+    terms = set(tokenizer(query))
+    best_vector = max(p.scores.vector or 0.0 for p in passages)
+    coverage = max((len(terms & set(tokenizer(p.text))) / len(terms) for p in passages), default=0.0) if terms else 0.0
+    why = f"best similarity {best_vector:.3f}, keyword coverage {coverage:.2f}"
+    if best_vector >= settings.CHAT_SURE_VECTOR_SCORE:
+        return True, why
+    return best_vector >= settings.CHAT_MIN_VECTOR_SCORE and coverage >= settings.CHAT_MIN_KEYWORD_COVERAGE, why
+
+
+def answer_events(
+    *, conversation: Conversation, question: str, backend: str | None = None,
+    history: list[tuple[str, str]] | None = None,
+) -> Iterator[Event]:
+    """Answer `question` in `conversation`, yielding ("token", {text}) events as text is generated,
+    then ("citations", {citations}) and ("done", answer). The answer is stored before "done"."""
+    started = time.perf_counter()
+    if history is None:
+        history = list(conversation.answers.order_by("-created_at").values_list("question", "answer")[:3])[::-1]
+    query = standalone_query(question, history)
+    result = search(query, collection_ids=[conversation.collection_id], top_k=settings.CHAT_PASSAGES,
+                    mode="hybrid", rerank=True)
+    retrieval_ms = _ms(started)
+    passages = result.results
+    trace: dict[str, Any] = {
+        "collection": conversation.collection.slug,
+        "standalone_query": query,
+        "retrieved": [{"chunk_id": p.chunk_id, "document_id": p.document_id, "scores": asdict(p.scores), "ranks": p.ranks}
+                      for p in passages],
+        "rerank": asdict(result.rerank),
+        "prompt": {"name": ANSWER_PROMPT_NAME, "version": ANSWER_PROMPT_VERSION},
+        "timings_ms": {"retrieval": retrieval_ms, "rerank": result.timings_ms.get("rerank", 0.0),
+                       "search_breakdown": result.timings_ms},
+    }
+    name = backend or llm.configured_backend_name()
+    text, used, ttft = "", "extractive", None
+    covered, why = relevance_gate(query, passages)
+    trace["relevance"] = why
+    if not covered:
+        trace["abstained_because"] = why
+        passages = []
+    else:
+        messages = answer_messages(question, passages)
+        trace["passages"] = [{"n": n, "chunk_id": p.chunk_id, "document_id": p.document_id, "filename": p.filename,
+                              "page": p.page_start, "text": p.text} for n, p in enumerate(passages, start=1)]
+        for used, piece in _generate(name, question, passages, messages, trace):
+            if ttft is None:
+                ttft = _ms(started)
+            text += piece
+            yield "token", {"text": piece}
+    cleaned, citations, removed = check_citations(text, passages)
+    abstained = not citations or NOT_COVERED.lower().rstrip(".") in cleaned.lower()
+    if abstained:
+        cleaned, citations = NOT_COVERED, []
+        if not text:
+            yield "token", {"text": NOT_COVERED}
+    backend_object = llm.get_backend(used)
+    trace.update(
+        backend=used, model=backend_object.model, removed_citations=removed,
+        tokens=getattr(backend_object, "usage", {}) or {"answer_chars": len(text)},
+    )
+    trace["timings_ms"].update(ttft=ttft if ttft is not None else _ms(started), total=_ms(started))
+    with transaction.atomic():
+        answer = Answer.objects.create(
+            conversation=conversation, question=question, standalone_query=query, answer=cleaned, backend=used,
+            model=backend_object.model, abstained=abstained, citations=[c.as_dict() for c in citations], trace=trace,
+        )
+        if not conversation.title:
+            conversation.title = question[:80]
+        conversation.save(update_fields=["title", "updated_at"])
+    yield "citations", {"citations": answer.citations}
+    yield "done", answer_as_dict(answer)
+
+
+def _generate(
+    name: str, question: str, passages: list[ScoredChunk], messages: list[dict[str, str]], trace: dict[str, Any]
+) -> Iterator[tuple[str, str]]:
+    """(backend that produced it, text piece). Falls back to extractive when the backend fails
+    before its first token, and remembers the failure so later requests skip it at once."""
+    if name != "extractive":
+        reason = llm.is_down(name)
+        if reason:
+            trace["fallback"] = f"{name} skipped: {reason}"
+        else:
+            produced = False
+            try:
+                for piece in llm.get_backend(name).stream(question=question, passages=passages, messages=messages):
+                    produced = True
+                    yield name, piece
+                return
+            except llm.LLMError as exc:
+                llm.mark_down(name, str(exc))
+                trace["fallback"] = f"{name} failed: {exc}"
+                if produced:
+                    trace["truncated"] = True
+                    return
+    for piece in llm.get_backend("extractive").stream(question=question, passages=passages, messages=messages):
+        yield "extractive", piece
+
+
+def answer_create(*, conversation: Conversation, question: str, backend: str | None = None) -> dict[str, Any]:
+    final: dict[str, Any] = {}
+    for event, data in answer_events(conversation=conversation, question=question, backend=backend):
+        if event == "done":
+            final = data
+    return final

@@ -1,0 +1,150 @@
+// Chat page: conversations, streamed answers (SSE over fetch), numbered citations and a source panel.
+// Everything from the server or the user is inserted with textContent: no HTML is ever interpreted.
+(function () {
+  const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
+  const $ = (id) => document.getElementById(id);
+  const state = { conversation: null, controller: null, lastQuestion: "" };
+
+  function el(tag, text, cls) {
+    const node = document.createElement(tag);
+    if (text != null) node.textContent = text;
+    if (cls) node.className = cls;
+    return node;
+  }
+  async function api(method, url, body) {
+    const response = await fetch(url, {
+      method, headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    if (!response.ok && response.status !== 204) throw new Error((await response.json()).detail || response.status);
+    return response.status === 204 ? null : response.json();
+  }
+
+  // -- conversations --
+  async function loadConversations() {
+    const list = await api("GET", "/api/v1/conversations");
+    $("conversations").replaceChildren(...list.map((c) => {
+      const li = el("li", null, c.id === state.conversation ? "active" : "");
+      const open = el("a", c.title || "Untitled"); open.href = "#"; open.onclick = (e) => { e.preventDefault(); openConversation(c.id); };
+      const rename = el("button", "Rename", "link"); rename.onclick = async () => {
+        const title = prompt("New title", c.title); if (title) { await api("PATCH", `/api/v1/conversations/${c.id}`, { title }); loadConversations(); }
+      };
+      const del = el("button", "Delete", "link"); del.onclick = async () => {
+        if (confirm("Delete this conversation?")) { await api("DELETE", `/api/v1/conversations/${c.id}`); if (state.conversation === c.id) newConversation(); loadConversations(); }
+      };
+      li.append(open, " ", rename, " ", del);
+      return li;
+    }));
+  }
+  async function openConversation(id) {
+    const conversation = await api("GET", `/api/v1/conversations/${id}`);
+    state.conversation = id;
+    $("collection").value = conversation.collection;
+    $("messages").replaceChildren();
+    conversation.answers.forEach((a) => { const view = addExchange(a.question); finish(view, a); });
+    loadConversations();
+  }
+  function newConversation() { state.conversation = null; $("messages").replaceChildren(); loadConversations(); }
+
+  // -- answers --
+  function addExchange(question) {
+    const box = el("div", null, "card exchange");
+    box.append(el("p", question, "question"));
+    const answer = el("div", "", "answer");
+    const meta = el("div", "", "muted small");
+    const actions = el("div", null, "actions");
+    box.append(answer, meta, actions);
+    $("messages").append(box);
+    box.scrollIntoView({ block: "end" });
+    return { box, answer, meta, actions, text: "" };
+  }
+  function renderAnswer(target, text, citations) {
+    // Plain text with [n] turned into buttons that open the cited passage.
+    target.replaceChildren();
+    const byNumber = new Map((citations || []).map((c) => [c.n, c]));
+    text.split(/(\[\d+\])/).forEach((part) => {
+      const match = part.match(/^\[(\d+)\]$/);
+      if (match && byNumber.has(Number(match[1]))) {
+        const citation = byNumber.get(Number(match[1]));
+        const button = el("button", `[${citation.n}]`, "cite"); button.type = "button";
+        button.title = `${citation.filename}${citation.page ? ", page " + citation.page : ""}`;
+        button.onclick = () => openSource(citation);
+        target.append(button);
+      } else {
+        target.append(document.createTextNode(part));
+      }
+    });
+  }
+  function finish(view, answer) {
+    renderAnswer(view.answer, answer.answer, answer.citations);
+    view.meta.textContent = `${answer.abstained ? "Not in the documents · " : ""}answered by ${answer.backend}`;
+    const sources = el("ol", null, "sources");
+    answer.citations.forEach((c) => {
+      const li = el("li"); const link = el("a", `${c.filename}${c.page ? ", p. " + c.page : ""}`); link.href = "#";
+      link.onclick = (e) => { e.preventDefault(); openSource(c); };
+      li.value = c.n; li.append(link, el("span", ` “${c.quote}”`, "muted small")); sources.append(li);
+    });
+    view.box.insertBefore(sources, view.actions);
+    const copy = el("button", "Copy", "secondary"); copy.type = "button";
+    copy.onclick = () => { navigator.clipboard && navigator.clipboard.writeText(answer.answer); event(answer.answer_id, "copied"); };
+    const regenerate = el("button", "Regenerate", "secondary"); regenerate.type = "button";
+    regenerate.onclick = () => { event(answer.answer_id, "regenerated"); ask(answer.question); };
+    view.actions.replaceChildren(copy, " ", regenerate);
+    view.box.dataset.answerId = answer.answer_id;
+  }
+  function event(answerId, type) {
+    fetch(`/api/v1/answers/${answerId}/events`, { method: "POST", headers: { "Content-Type": "application/json", "X-CSRFToken": csrf }, body: JSON.stringify({ type }) }).catch(() => {});
+  }
+
+  async function openSource(citation) {
+    const panel = $("source");
+    panel.hidden = false;
+    $("source-title").textContent = citation.filename;
+    const chunk = await api("GET", `/api/v1/chunks/${citation.chunk_id}`);
+    $("source-meta").textContent = [chunk.page_start ? `page ${chunk.page_start}` : "", (chunk.heading_path || []).join(" › ")].filter(Boolean).join(" · ");
+    const text = $("source-text"); text.replaceChildren();
+    const at = chunk.text.indexOf(citation.quote);
+    if (at >= 0) {
+      text.append(document.createTextNode(chunk.text.slice(0, at)), el("mark", citation.quote), document.createTextNode(chunk.text.slice(at + citation.quote.length)));
+    } else { text.textContent = chunk.text; }
+    const mark = text.querySelector("mark"); if (mark) mark.scrollIntoView({ block: "center" });
+    $("source-link").href = `/documents/${chunk.document_id}/file${chunk.content_type === "application/pdf" && chunk.page_start ? "#page=" + chunk.page_start : ""}`;
+    const box = document.querySelector(`[data-answer-id]`); if (box) event(box.dataset.answerId, "citation_opened");
+  }
+  $("close-source").onclick = () => { $("source").hidden = true; };
+
+  async function ask(question) {
+    state.lastQuestion = question;
+    const view = addExchange(question);
+    state.controller = new AbortController();
+    $("send").disabled = true; $("stop").hidden = false;
+    try {
+      const response = await fetch("/api/v1/chat", {
+        method: "POST", signal: state.controller.signal,
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "text/event-stream" },
+        body: JSON.stringify({ question, conversation_id: state.conversation, collection: $("collection").value, stream: true }),
+      });
+      if (!response.ok) throw new Error((await response.json()).detail || `HTTP ${response.status}`);
+      const reader = response.body.getReader(); const decoder = new TextDecoder(); let buffer = "";
+      for (;;) {
+        const { value, done } = await reader.read(); if (done) break;
+        buffer += decoder.decode(value, { stream: true });
+        let cut;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const block = buffer.slice(0, cut); buffer = buffer.slice(cut + 2);
+          const name = (block.match(/^event: (.*)$/m) || [])[1]; const data = JSON.parse((block.match(/^data: (.*)$/m) || [, "null"])[1]);
+          if (name === "token") { view.text += data.text; view.answer.textContent = view.text; }
+          else if (name === "done") { state.conversation = data.conversation_id; finish(view, data); loadConversations(); }
+          else if (name === "error") { view.meta.textContent = "Error: " + data.detail; }
+        }
+      }
+    } catch (error) {
+      view.meta.textContent = error.name === "AbortError" ? "Stopped." : "Could not answer: " + error.message;
+    } finally { $("send").disabled = false; $("stop").hidden = true; state.controller = null; }
+  }
+  $("ask").addEventListener("submit", (e) => { e.preventDefault(); const q = $("question").value.trim(); if (q) { $("question").value = ""; ask(q); } });
+  $("question").addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("ask").requestSubmit(); } });
+  $("stop").onclick = () => state.controller && state.controller.abort();
+  $("new-conversation").onclick = newConversation;
+  loadConversations();
+})();
