@@ -56,9 +56,14 @@ def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> tuple[str, 
 
     cleaned = MARKER.sub(keep, answer)
     cleaned = re.sub(r"[ \t]+([.,;:])", r"\1", cleaned).strip()
+    previous = ""
     for sentence in re.split(r"(?<=[.!?])\s+|\n+", cleaned):
+        claim = MARKER.sub("", sentence).strip()
+        if not claim.strip(" .,;:"):
+            claim = previous  # markers standing after the sentence's full stop: "... night. [1]"
         for match in MARKER.finditer(sentence):
-            claims.setdefault(int(match.group(1)), MARKER.sub("", sentence).strip())
+            claims.setdefault(int(match.group(1)), claim)
+        previous = claim
     citations = []
     for n in sorted(claims):
         passage = passages[n - 1]

@@ -44,8 +44,10 @@ class ExtractiveBackend:
         self.max_sentences = max_sentences
 
     def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]]) -> Iterator[str]:
-        for i, piece in enumerate(self.select(question, passages)):
-            yield ("" if i == 0 else " ") + f"{piece[1]} [{piece[0]}]"
+        for i, (n, sentence) in enumerate(self.select(question, passages)):
+            # The marker goes inside the sentence, before its final punctuation: "... night [1]."
+            body, end = (sentence[:-1], sentence[-1]) if sentence[-1] in ".!?" else (sentence, "")
+            yield ("" if i == 0 else " ") + f"{body} [{n}]{end}"
 
     def select(self, question: str, passages: Sequence[ScoredChunk]) -> list[tuple[int, str]]:
         tokenizer = default_tokenizer()
