@@ -89,7 +89,23 @@
     copy.onclick = () => { navigator.clipboard && navigator.clipboard.writeText(answer.answer); event(answer.answer_id, "copied"); };
     const regenerate = el("button", "Regenerate", "secondary"); regenerate.type = "button";
     regenerate.onclick = () => { event(answer.answer_id, "regenerated"); ask(answer.question); };
-    view.actions.replaceChildren(copy, " ", regenerate);
+    const up = el("button", "👍 Helpful", "secondary"); up.type = "button";
+    const down = el("button", "👎 Not helpful", "secondary"); down.type = "button";
+    const voteForm = el("span", null, "vote-form"); voteForm.hidden = true;
+    const reason = el("select"); ["wrong_answer", "wrong_source", "missing_source", "incomplete", "outdated", "unsafe", "other"]
+      .forEach((r) => { const o = el("option", r.replace("_", " ")); o.value = r; reason.append(o); });
+    const comment = el("input"); comment.placeholder = "What was wrong? (optional)";
+    const send = el("button", "Send", "secondary"); send.type = "button";
+    voteForm.append(reason, comment, send);
+    const voted = el("span", "", "muted small");
+    async function vote(rating, reasons, text) {
+      await api("POST", `/api/v1/answers/${answer.answer_id}/feedback`, { rating, reasons, comment: text || "" });
+      voted.textContent = rating ? " Thanks for the feedback." : ""; voteForm.hidden = true;
+    }
+    up.onclick = () => vote("up", []);
+    down.onclick = () => { voteForm.hidden = false; };
+    send.onclick = () => vote("down", [reason.value], comment.value);
+    view.actions.replaceChildren(copy, " ", regenerate, " ", up, " ", down, " ", voteForm, voted);
     view.box.dataset.answerId = answer.answer_id;
   }
   function event(answerId, type) {
