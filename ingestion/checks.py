@@ -57,6 +57,81 @@ def too_large_message(size: int) -> str:
     )
 
 
+ZIP_TYPES = {
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.oasis.opendocument.text",
+    "application/epub",
+    "application/epub+zip",
+}
+XML_TYPES = {"application/xml", "text/xml"}
+MAX_COMPRESSION_RATIO = 200
+
+
+def _check_zip(path: Path) -> None:
+    """Zip bombs and XML entity tricks inside Office/ODT/EPUB containers, before any parser runs."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            unpacked = sum(m.file_size for m in members)
+            packed = max(1, sum(m.compress_size for m in members))
+            if unpacked > settings.PARSE_MAX_UNPACKED_BYTES or unpacked / packed > MAX_COMPRESSION_RATIO:
+                raise Rejected(
+                    f"The file unpacks to {unpacked / 1e6:.0f} MB from {packed / 1e6:.1f} MB, which looks like a "
+                    "zip bomb; it was not opened. Save the document again from its application.", 400)
+            for member in members:
+                if member.filename.endswith((".xml", ".rels", ".opf", ".xhtml", ".ncx")) and member.file_size < 50_000_000:
+                    _check_xml_bytes(archive.read(member), where=f" (in {member.filename})")
+    except zipfile.BadZipFile:
+        raise Rejected("The file is damaged: its zip container cannot be read. Save it again and re-upload.", 400) from None
+
+
+def _check_xml_bytes(data: bytes, *, where: str = "") -> None:
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring
+
+    try:
+        fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise Rejected(
+            f"The file declares XML entities{where} (a way to read server files or exhaust memory); it was not "
+            "opened. Remove the DOCTYPE/ENTITY declarations and upload again.", 400) from None
+    except Exception:
+        pass  # malformed XML is the parser's to report
+
+
+def _check_encrypted(path: Path, content_type: str) -> None:
+    message = "The file is password-protected. Remove the password (save an unprotected copy) and upload it again."
+    if content_type == "application/pdf":
+        from pypdf import PdfReader
+        from pypdf.errors import PdfReadError
+
+        try:
+            if PdfReader(str(path)).is_encrypted:
+                raise Rejected(message, 400)
+        except PdfReadError:
+            return  # damaged: parsing reports it
+        except Rejected:
+            raise
+        except Exception:
+            return
+    import olefile
+
+    try:
+        if olefile.isOleFile(str(path)):
+            with olefile.OleFileIO(str(path)) as ole:
+                # Password-protected Office files are OLE containers holding an EncryptedPackage.
+                if ole.exists("EncryptedPackage") or ole.exists("EncryptionInfo"):
+                    raise Rejected(message, 400)
+    except Rejected:
+        raise
+    except Exception:
+        return
+
+
 def check_upload(path: Path, filename: str) -> str:
     from ingestion.parsing import detect_content_type
 
@@ -69,10 +144,38 @@ def check_upload(path: Path, filename: str) -> str:
         content_type = detect_content_type(path, filename)
     except Exception as exc:
         raise Rejected(f"The file type could not be determined ({exc}).", 415) from exc
+    _check_encrypted(path, content_type)
+    import zipfile
+
+    if content_type in ZIP_TYPES or zipfile.is_zipfile(path):
+        _check_zip(path)  # before anything else opens it, whatever it claims to be
     if content_type not in SUPPORTED:
         kinds = ", ".join(sorted({ext for exts in SUPPORTED.values() for ext in exts}))
         raise Rejected(f"Files of type {content_type} cannot be indexed. Supported: {kinds}.", 415)
+    if content_type in XML_TYPES:
+        _check_xml_bytes(path.read_bytes())
+    _check_extension(filename, content_type)
     return content_type
+
+
+# Extensions whose content must be of the matching binary family: a PDF named .docx is refused.
+_BINARY_EXTENSIONS = {
+    ".pdf": {"application/pdf"},
+    ".docx": {"application/vnd.openxmlformats-officedocument.wordprocessingml.document"},
+    ".pptx": {"application/vnd.openxmlformats-officedocument.presentationml.presentation"},
+    ".xlsx": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    ".epub": {"application/epub", "application/epub+zip"},
+    ".odt": {"application/vnd.oasis.opendocument.text"},
+}
+
+
+def _check_extension(filename: str, content_type: str) -> None:
+    extension = Path(filename).suffix.lower()
+    expected = _BINARY_EXTENSIONS.get(extension)
+    if expected is not None and content_type not in expected:
+        raise Rejected(
+            f"The file is named {extension} but its content is {content_type}. Rename it with the right extension "
+            "(or export it again) and upload it.", 415)
 
 
 def is_transient(exc: BaseException) -> bool:
