@@ -114,7 +114,7 @@ def answer_events(
             yield "token", {"text": NOT_COVERED}
     backend_object = llm.get_backend(used)
     trace.update(
-        backend=used, model=backend_object.model, removed_citations=removed,
+        raw_answer=text, backend=used, model=backend_object.model, removed_citations=removed,
         tokens=getattr(backend_object, "usage", {}) or {"answer_chars": len(text)},
     )
     trace["timings_ms"].update(ttft=ttft if ttft is not None else _ms(started), total=_ms(started))

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from chat import llm
+from chat.evaluation import best_f1, exact_match, lead_sentence, raw_citation_checks, without_markers
+from chat.models import Answer
+from chat.services import answer_events, conversation_create
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    from retrieval.evaluation import percentile
+
+    return round(percentile(values, q), 1)
+
+
+class Command(BaseCommand):
+    help = "Evaluate answers on a corpus with gold answers (and off-corpus questions) for one backend."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--corpus", type=Path, required=True, help="jsonl with _id, text (and optional title)")
+        parser.add_argument("--questions", type=Path, required=True, help="jsonl with question, answers")
+        parser.add_argument("--unanswerable", type=Path, help="jsonl with question (off-corpus)")
+        parser.add_argument("--backend", choices=llm.BACKENDS)
+        parser.add_argument("--json", type=Path)
+        parser.add_argument("--limit", type=int, help="evaluate only the first N questions")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        for key in ("corpus", "questions", "unanswerable"):
+            if options[key] is not None and not options[key].exists():
+                raise CommandError(f"{options[key]} does not exist")
+        collection = self._collection(options["corpus"])
+        user, _ = get_user_model().objects.get_or_create(username="footnote-evaluation", defaults={"is_active": False})
+        questions = _jsonl(options["questions"])[: options["limit"]]
+        rows = [self._ask(user, collection, q["question"], options["backend"]) for q in questions]
+        off = [self._ask(user, collection, q["question"], options["backend"]) for q in _jsonl(options["unanswerable"])] if options["unanswerable"] else []
+        report = self._report(questions, rows, off, options["backend"] or llm.configured_backend_name())
+        width = max(len(k) for k in report)
+        for key, value in report.items():
+            self.stdout.write(f"{key.ljust(width)}  {value}")
+        if options["json"]:
+            options["json"].write_text(json.dumps(report, indent=2))
+
+    def _collection(self, corpus: Path):  # type: ignore[no-untyped-def]
+        from ingestion.models import Collection
+        from ingestion.parsing import Element
+        from ingestion.services import collection_create, documents_index_elements
+        from retrieval.evaluation import build_signature
+
+        slug = "answers-" + hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:12]
+        signature = build_signature(corpus)
+        existing = Collection.objects.filter(slug=slug).first()
+        if existing is not None and existing.build_signature == signature:
+            return existing
+        if existing is not None:
+            from retrieval.evaluation import collection_delete_evaluation
+
+            collection_delete_evaluation(existing)
+        collection = collection_create(slug=slug, name=f"Answers: {corpus.name}", kind=Collection.Kind.EVALUATION)
+        items = []
+        for doc in _jsonl(corpus):
+            elements = [Element(kind="Title", text=doc["title"])] if doc.get("title") else []
+            elements += [Element(kind="NarrativeText", text=p.strip()) for p in doc["text"].split("\n") if p.strip()]
+            items.append((str(doc["_id"]), elements))
+        for start in range(0, len(items), 16):
+            documents_index_elements(collection=collection, items=items[start : start + 16])
+            self.stdout.write(f"  indexed {min(start + 16, len(items))}/{len(items)} documents")
+        collection.build_signature = signature
+        collection.save(update_fields=["build_signature"])
+        return collection
+
+    def _ask(self, user: Any, collection: Any, question: str, backend: str | None) -> dict[str, Any]:
+        conversation = conversation_create(owner=user, collection=collection)
+        started = time.perf_counter()
+        ttft = None
+        final: dict[str, Any] = {}
+        for event, data in answer_events(conversation=conversation, question=question, backend=backend):
+            if event == "token" and ttft is None:
+                ttft = (time.perf_counter() - started) * 1000
+            if event == "done":
+                final = data
+        total = (time.perf_counter() - started) * 1000
+        trace = Answer.objects.get(pk=final["answer_id"]).trace
+        return {"final": final, "trace": trace, "ttft": ttft if ttft is not None else total, "total": total}
+
+    def _report(self, questions: list[dict[str, Any]], rows: list[dict[str, Any]], off: list[dict[str, Any]], backend: str) -> dict[str, Any]:
+        recall, answered, f1, em, lead, raw_valid, raw_total, post_valid, post_total = [], [], [], [], [], 0, 0, 0, 0
+        for question, row in zip(questions, rows):
+            golds = [g for g in question["answers"] if g]
+            passages = [p["text"] for p in row["trace"].get("passages", [])]
+            recall.append(float(any(g.lower() in p.lower() for g in golds for p in passages)))
+            answered.append(float(not row["final"]["abstained"]))
+            text = without_markers(row["final"]["answer"])
+            f1.append(best_f1(text, golds))
+            em.append(exact_match(text, golds))
+            lead.append(best_f1(lead_sentence(passages[0]), golds) if passages else 0.0)
+            valid, total = raw_citation_checks(row["trace"].get("raw_answer", ""), passages)
+            raw_valid, raw_total = raw_valid + valid, raw_total + total
+            for citation in row["final"]["citations"]:
+                post_total += 1
+                post_valid += int(1 <= citation["n"] <= len(passages) and citation["quote"] in passages[citation["n"] - 1])
+        mean = lambda values: round(statistics.fmean(values), 4) if values else 0.0  # noqa: E731
+        ttfts = [r["ttft"] for r in rows + off]
+        return {
+            "backend": backend, "questions": len(rows), "unanswerable": len(off),
+            "context_recall": mean(recall), "answer_rate": mean(answered), "f1": mean(f1), "exact_match": mean(em),
+            "lead_f1": mean(lead),
+            "citation_validity_raw": round(raw_valid / raw_total, 4) if raw_total else None,
+            "citation_validity": round(post_valid / post_total, 4) if post_total else None,
+            "abstention_rate": mean([float(r["final"]["abstained"]) for r in off]) if off else None,
+            "ttft_p50_ms": _percentile(ttfts, 50), "ttft_p95_ms": _percentile(ttfts, 95),
+            "total_p95_ms": _percentile([r["total"] for r in rows + off], 95),
+        }
