@@ -65,8 +65,12 @@ def collection_create(*, slug: str, name: str, kind: str = Collection.Kind.USER)
     return collection
 
 
-def document_ingest(*, collection: Collection, uploaded_by: AbstractBaseUser | None, file: UploadedFile) -> IngestOutcome:
-    """Store one uploaded file and queue it for processing, or say why it is refused."""
+def document_ingest(
+    *, collection: Collection, uploaded_by: AbstractBaseUser | None, file: UploadedFile, enqueue: bool = True
+) -> IngestOutcome:
+    """Store one uploaded file and queue it for processing, or say why it is refused.
+
+    `enqueue=False` leaves the processing to the caller (benchmarks that run it in-process)."""
     filename = clean_filename(file.name)
     if file.size is not None and file.size > settings.UPLOAD_MAX_BYTES:
         return _rejected(filename, checks.too_large_message(file.size), 413)
@@ -111,7 +115,8 @@ def document_ingest(*, collection: Collection, uploaded_by: AbstractBaseUser | N
             sha256=sha256,
             uploaded_by=uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None,
         )
-        _enqueue_after_commit(document.id)
+        if enqueue:
+            _enqueue_after_commit(document.id)
     return IngestOutcome(filename=filename, status=document.status, document=document)
 
 

@@ -96,7 +96,7 @@ class Command(BaseCommand):
             name = str(path.relative_to(root))
             t = time.perf_counter()
             upload = SimpleUploadedFile(path.name, path.read_bytes())
-            outcome = document_ingest(collection=collection, uploaded_by=None, file=upload)
+            outcome = document_ingest(collection=collection, uploaded_by=None, file=upload, enqueue=False)
             if outcome.status == "rejected":
                 outcomes[name], details[name] = f"rejected: {category(outcome.error)}", outcome.error
             elif outcome.status == "duplicate":
