@@ -61,7 +61,10 @@ class Embedder:
 
     @cached_property
     def dimensions(self) -> int:
-        dims = self.model.get_sentence_embedding_dimension()
+        model: Any = self.model
+        # sentence-transformers 6 renamed the method; older releases only have the long name.
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dims = getter()
         assert dims is not None
         return int(dims)
 

@@ -118,3 +118,10 @@ def worker_process(transactional_db) -> Iterator[WorkerProcess]:  # type: ignore
     worker = WorkerProcess()
     yield worker
     worker.stop()
+
+
+@pytest.fixture
+def sync_orm_beside_playwright(monkeypatch):  # type: ignore[no-untyped-def]
+    """Playwright's sync API runs an event loop in the test's thread; the test's own ORM calls are
+    still synchronous, so Django's async-safety guard is lifted for that test only."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")

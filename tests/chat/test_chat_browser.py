@@ -3,8 +3,6 @@ in with a citation, and the citation opens the passage with the quote highlighte
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from ingestion.models import Document
@@ -12,8 +10,7 @@ from tests.browser import browser_page, sign_in
 from tests.conftest import wait_for
 from tests.factories.files import docx_bytes
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.usefixtures("sync_orm_beside_playwright")]
 
 
 def test_ask_and_open_a_citation(live_server, worker_process, owner, tmp_path, settings):

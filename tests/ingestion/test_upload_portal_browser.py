@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from tests.browser import browser_page, sign_in
 from tests.factories.files import docx_bytes
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
-# Playwright's sync API runs an event loop in this thread; Django's ORM calls from the test are fine.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.usefixtures("sync_orm_beside_playwright")]
 
 
 def test_drop_files_and_watch_them_become_indexed(live_server, worker_process, owner, tmp_path):
