@@ -24,6 +24,8 @@ def _start_database(env: dict[str, str]) -> None:
 
     var_dir = Path(env.get("FOOTNOTE_VAR_DIR", ROOT / "var"))
     env.setdefault("SECRET_KEY", local_secret_key(var_dir / "secret_key"))
+    # Served on plain http://127.0.0.1: HTTPS-only cookies and redirects would lock the user out.
+    env.setdefault("HTTPS", "false")
     print("Starting the embedded PostgreSQL 16 + pgvector (data in %s) ..." % (var_dir / "pgdata"), flush=True)
     uri = ensure_running(var_dir / "pgdata")
     # Children connect to the server this process owns instead of each starting a handle.
