@@ -204,8 +204,18 @@ def _claim(document_id: int) -> Document | None:
         return document
 
 
-def _build_chunks(document: Document):  # type: ignore[no-untyped-def]
+def chunker_for(embedder):  # type: ignore[no-untyped-def]
+    """The chunker sized to `embedder`'s window (its token counts exclude [CLS]/[SEP])."""
     from ingestion.chunking import Chunker
+
+    return Chunker(
+        count_tokens=lambda text: embedder.count_tokens(text) - 2,
+        max_tokens=embedder.max_tokens,
+        overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
+    )
+
+
+def _build_chunks(document: Document):  # type: ignore[no-untyped-def]
     from ingestion.embedding import get_embedder
     from ingestion.parsing import parse_file
 
@@ -214,12 +224,7 @@ def _build_chunks(document: Document):  # type: ignore[no-untyped-def]
         raise ParseError("The stored file is missing on the server; upload it again.")
     parsed = parse_file(path, filename=document.original_filename, content_type=document.content_type)
     embedder = get_embedder()
-    chunker = Chunker(
-        count_tokens=lambda text: embedder.count_tokens(text) - 2,
-        max_tokens=embedder.max_tokens,
-        overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
-    )
-    parsed_text, drafts = chunker.run(parsed.elements)
+    parsed_text, drafts = chunker_for(embedder).run(parsed.elements)
     if not drafts:
         raise ParseError("No text was found in this file.")
     vectors = embedder.embed([d.embedding_input for d in drafts])
@@ -348,16 +353,11 @@ def documents_index_elements(
     For corpora that arrive as text (evaluation datasets): the same chunker, embedder and
     transactional chunk write as uploaded files, with embedding batched across documents.
     Returns the new documents' ids."""
-    from ingestion.chunking import Chunker
     from ingestion.embedding import get_embedder
     from ingestion.parsing import ParsedDocument
 
     embedder = get_embedder()
-    chunker = Chunker(
-        count_tokens=lambda text: embedder.count_tokens(text) - 2,
-        max_tokens=embedder.max_tokens,
-        overlap_tokens=settings.CHUNK_OVERLAP_TOKENS,
-    )
+    chunker = chunker_for(embedder)
     prepared = []
     for name, elements in items:
         parsed_text, drafts = chunker.run(elements)
