@@ -92,6 +92,7 @@ def table_rows_from_html(html: str) -> list[list[str]]:
     return [row for row in parser.rows if any(cell for cell in row)]
 
 
+EMAIL_TYPES = {"message/rfc822", "application/vnd.ms-outlook"}
 LIBREOFFICE_TYPES = {"application/msword", "application/vnd.ms-powerpoint"}
 
 
@@ -114,6 +115,9 @@ def parse_file(path: Path, *, filename: str, content_type: str) -> ParsedDocumen
             strategy="fast",
             languages=["eng"],
             include_page_breaks=False,
+            # Attachments would be partitioned with the PDF "fast" strategy, which refuses images
+            # and audio; the message itself is indexed.
+            **({"process_attachments": False} if content_type in EMAIL_TYPES else {}),
         )
     except ParseError:
         raise
@@ -140,7 +144,9 @@ def _element(raw: Any) -> Element:
         rows = table_rows_from_html(metadata.text_as_html) or None
     return Element(
         kind=str(raw.category),
-        text=str(raw.text or ""),
+        # NUL characters (UTF-16 text read as bytes, some PDFs) carry nothing and PostgreSQL
+        # text cannot hold them.
+        text=str(raw.text or "").replace("\x00", ""),
         page=getattr(metadata, "page_number", None),
         depth=int(getattr(metadata, "category_depth", None) or 0),
         table_rows=rows,
