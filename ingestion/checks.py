@@ -42,6 +42,7 @@ SUPPORTED: dict[str, tuple[str, ...]] = {
     "message/rfc822": (".eml",),
     "application/vnd.ms-outlook": (".msg",),
     "application/json": (".json",),
+    "application/x-ndjson": (".ndjson", ".jsonl"),
     "application/xml": (".xml",),
     "text/xml": (".xml",),
     "text/org": (".org",),

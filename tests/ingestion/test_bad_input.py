@@ -113,3 +113,19 @@ def test_legacy_word_file_needs_libreoffice(tmp_path, monkeypatch):
     doc.write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 100)
     with pytest.raises(ParseError, match="LibreOffice"):
         parse_file(doc, filename="old.doc", content_type="application/msword")
+
+
+def test_json_lines_are_accepted_and_indexed(api):
+    entry = _post(api, "records.ndjson", b'{"name": "Ada", "role": "engineer"}\n{"name": "Grace", "role": "admiral"}\n').json()[0]
+    assert entry["status"] == "queued", entry
+    document_process(document_id=entry["id"])
+    assert Document.objects.get(pk=entry["id"]).status == "indexed"
+
+
+def test_nul_characters_never_reach_the_database():
+    from types import SimpleNamespace
+
+    from ingestion.parsing import _element
+
+    raw = SimpleNamespace(category="NarrativeText", text="a\x00b\x00c", metadata=SimpleNamespace(page_number=1))
+    assert _element(raw).text == "abc"
