@@ -101,6 +101,7 @@ def evaluation_collection(dataset: BeirDataset, *, log: Callable[[str], None] = 
     """The dataset's own collection (kind evaluation), rebuilt only when the signature changed."""
     from ingestion.models import Collection
     from ingestion.parsing import Element
+    from ingestion.evaluation_support import collection_drop
     from ingestion.services import collection_create, documents_index_elements
 
     signature = build_signature(dataset.path)
@@ -111,7 +112,7 @@ def evaluation_collection(dataset: BeirDataset, *, log: Callable[[str], None] = 
         return existing
     if existing is not None:
         log(f"settings changed since {slug} was built: rebuilding it")
-        collection_delete_evaluation(existing)
+        collection_drop(existing)
     collection = collection_create(slug=slug, name=f"Evaluation: {dataset.path.name}", kind=Collection.Kind.EVALUATION)
     batch: list[tuple[str, list[Element]]] = []
     started, count = time.perf_counter(), 0
@@ -132,15 +133,6 @@ def evaluation_collection(dataset: BeirDataset, *, log: Callable[[str], None] = 
     collection.save(update_fields=["build_signature"])
     log(f"indexed {count} documents in {time.perf_counter() - started:.0f} s")
     return collection
-
-
-def collection_delete_evaluation(collection) -> None:  # type: ignore[no-untyped-def]
-    from ingestion.vector_index import vector_index_drop
-
-    collection.chunks.all().delete()
-    collection.documents.all().delete()
-    vector_index_drop(collection.id)
-    collection.delete()
 
 
 # -- running ------------------------------------------------------------------------------------------

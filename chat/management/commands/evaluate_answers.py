@@ -65,9 +65,9 @@ class Command(BaseCommand):
         if existing is not None and existing.build_signature == signature:
             return existing
         if existing is not None:
-            from retrieval.evaluation import collection_delete_evaluation
+            from ingestion.evaluation_support import collection_drop
 
-            collection_delete_evaluation(existing)
+            collection_drop(existing)
         collection = collection_create(slug=slug, name=f"Answers: {corpus.name}", kind=Collection.Kind.EVALUATION)
         items = []
         for doc in _jsonl(corpus):
