@@ -47,5 +47,8 @@ def test_vote_down_with_a_reason_then_find_it_as_staff(live_server, owner, staff
         page.click("#review-form button[type=submit]")
         page.wait_for_selector("#saved")
         page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
+        page.goto("/review/")
+        assert page.locator("#timeline rect").count() > 0 and "wrong_source" in page.inner_text("main")
+        page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     review = Review.objects.get()
     assert review.verdict == "correct" and review.labels.count() == 1

@@ -106,3 +106,11 @@ def test_whole_passage_and_not_in_documents(staff_client, answer):
     staff_client.post(f"/review/answers/{answer.id}/", {"verdict": "wrong", "not_in_documents": "on"})
     review = Review.objects.get()
     assert review.not_in_documents and not review.labels.exists()
+
+
+def test_saving_again_keeps_the_labels_shown_in_the_quote_boxes(staff_client, answer):
+    chunk_id = answer.trace["passages"][1]["chunk_id"]
+    url = f"/review/answers/{answer.id}/"
+    staff_client.post(url, {"verdict": "correct", f"quote_{chunk_id}": "use rocks as tools"})
+    page = staff_client.get(url).content.decode()
+    assert f'name="quote_{chunk_id}"' in page and ">\nuse rocks as tools</textarea>" in page
