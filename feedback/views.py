@@ -36,7 +36,8 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
 @staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    data = dashboard_data()
+    days = request.GET.get("days", "30")
+    data = dashboard_data(days=min(max(int(days), 1), 365) if days.isdigit() else 30)
     return render(request, "feedback/dashboard.html", {
         "data": data,
         "timeline": charts.timeline(data["timeline"]),

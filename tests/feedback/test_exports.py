@@ -94,3 +94,11 @@ def test_no_export_carries_the_text_of_a_deleted_document(tmp_path, reviewed):
 ])
 def test_redaction_masks_contacts_and_leaves_dates_and_amounts(text, expected):
     assert redact_pii(text) == expected
+
+
+def test_labels_survive_re_chunking(tmp_path, reviewed):
+    answer, document, right, contact, wrong = reviewed
+    document.chunks.all().delete()
+    [whole] = make_chunks(document, [TEXT])
+    rows = _export(tmp_path, "retrieval")
+    assert rows and {(r["positive_chunk_id"], r["positive"]) for r in rows} == {(whole.id, TEXT)}
