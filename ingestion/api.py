@@ -76,7 +76,7 @@ def document_retry_endpoint(request: HttpRequest, document_id: int) -> Status:
 
 @router.delete("/documents/{document_id}", response={204: None}, summary="Delete a document and its chunks")
 def document_delete_endpoint(request: HttpRequest, document_id: int) -> Status:
-    document_delete(document=_document_or_404(document_id))
+    document_delete(document=_document_or_404(document_id), actor=request.user)
     return Status(204, None)
 
 
