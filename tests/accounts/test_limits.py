@@ -11,7 +11,6 @@ import time
 import pytest
 from django.core.signals import request_finished
 from django.db import close_old_connections, connection
-from django.db.models import Sum
 from django.test import Client
 
 import chat.llm as llm
