@@ -14,6 +14,7 @@ row per user per day in Postgres (`UsageDay`): the row lock makes "check and add
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import math
 import time
@@ -109,7 +110,7 @@ def stream_slot_acquire(*, user: Any) -> Callable[[], None]:
     for slot in range(allowed):
         key = f"footnote:stream:{user.pk}:{slot}"
         if cache.add(key, holder, timeout=settings.CHAT_STREAM_SLOT_SECONDS):
-            return lambda key=key: _stream_slot_release(key, holder)
+            return functools.partial(_stream_slot_release, key, holder)
     raise _trip(limit="concurrent_streams", user=user, retry_after=STREAM_RETRY_SECONDS,
                 message=f"At most {allowed} answers may stream at once per user; wait for one to finish.")
 

@@ -190,7 +190,8 @@ def _generate_billed(
     except llm.LLMError as exc:
         llm.mark_down(name, str(exc))
         trace["fallback"] = f"{name} failed: {exc}"
-        trace["truncated"] = bool(text)
+        if text:
+            trace["truncated"] = True
         return bool(text)
     finally:
         estimate = sum(llm.estimate_tokens(m.get("content", "")) for m in messages) + llm.estimate_tokens(text)
