@@ -10,10 +10,11 @@ from ninja import Router, Status
 from ninja.errors import HttpError
 
 from accounts.access import collection_readable
+from accounts.limits import ReleasingIterator, rate_limit_hit, stream_slot_acquire
 from chat import llm
 from chat.models import Conversation
 from chat.schemas import AnswerOut, ChatIn, ConversationDetailOut, ConversationIn, ConversationOut, ConversationPatch
-from chat.services import answer_as_dict, answer_create, answer_events, conversation_create
+from chat.services import answer_as_dict, answer_create, answer_events, conversation_create, conversation_open
 
 router = Router(tags=["chat"])
 
@@ -48,9 +49,13 @@ def conversations_create(request: HttpRequest, payload: ConversationIn) -> Statu
     return Status(201, _conversation_dict(conversation_create(owner=request.user, collection=collection, title=payload.title)))
 
 
-@router.get("/conversations/{conversation_id}", response=ConversationDetailOut)
+@router.get("/conversations/{conversation_id}", response=ConversationDetailOut,
+            summary="One conversation with its answers (staff may open anyone's; that is audited)")
 def conversations_get(request: HttpRequest, conversation_id: int) -> dict[str, Any]:
-    return _conversation_dict(_own_conversation(request, conversation_id), with_answers=True)
+    conversation = conversation_open(user=request.user, conversation_id=conversation_id)
+    if conversation is None:
+        raise HttpError(404, "No such conversation.")
+    return _conversation_dict(conversation, with_answers=True)
 
 
 @router.patch("/conversations/{conversation_id}", response=ConversationOut)
@@ -90,11 +95,18 @@ def conversation_for_question(request: HttpRequest, conversation_id: int | None,
 def chat(request: HttpRequest, payload: ChatIn) -> Any:
     if payload.backend is not None and payload.backend not in llm.BACKENDS:
         raise HttpError(400, f"backend must be one of {', '.join(llm.BACKENDS)}")
-    conversation = conversation_for_question(request, payload.conversation_id, payload.collection, payload.question)
+    rate_limit_hit(user=request.user, scope="chat")
     if payload.stream:
+        release = stream_slot_acquire(user=request.user)
+        try:
+            conversation = conversation_for_question(request, payload.conversation_id, payload.collection, payload.question)
+        except Exception:
+            release()
+            raise
         events = answer_events(conversation=conversation, question=payload.question, backend=payload.backend)
-        response = StreamingHttpResponse(sse(events), content_type="text/event-stream")
+        response = StreamingHttpResponse(ReleasingIterator(sse(events), release), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         return response
+    conversation = conversation_for_question(request, payload.conversation_id, payload.collection, payload.question)
     return answer_create(conversation=conversation, question=payload.question, backend=payload.backend)

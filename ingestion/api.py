@@ -7,6 +7,7 @@ from ninja import File, Form, Router, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
+from accounts.limits import rate_limit_hit, upload_volume_reserve
 from ingestion.models import Collection, Document
 from ingestion.schemas import ChunkSourceOut, DocumentDetailOut, DocumentOut, UploadResultOut
 from ingestion.selectors import document_as_dict, document_get, document_list
@@ -19,6 +20,7 @@ router = Router(tags=["documents"])
     "/documents",
     response={202: list[UploadResultOut], 400: list[UploadResultOut], 413: list[UploadResultOut], 415: list[UploadResultOut]},
     summary="Upload documents (multipart field `files`, repeatable; `file` accepted too)",
+    description="Per user: RATE_LIMIT_UPLOAD requests per window and UPLOAD_DAILY_BYTES per UTC day (429 with Retry-After).",
 )
 def document_upload(
     request: HttpRequest,
@@ -29,7 +31,9 @@ def document_upload(
     uploads = list(files or []) + list(file or [])
     if not uploads:
         raise HttpError(400, "Send the files as multipart/form-data in the field 'files'.")
+    rate_limit_hit(user=request.user, scope="upload")
     target = _collection(collection)
+    upload_volume_reserve(user=request.user, size_bytes=sum(f.size or 0 for f in uploads))
     outcomes = [document_ingest(collection=target, uploaded_by=request.user, file=f) for f in uploads]
     body = [
         {
@@ -76,7 +80,7 @@ def document_retry_endpoint(request: HttpRequest, document_id: int) -> Status:
 
 @router.delete("/documents/{document_id}", response={204: None}, summary="Delete a document and its chunks")
 def document_delete_endpoint(request: HttpRequest, document_id: int) -> Status:
-    document_delete(document=_document_or_404(document_id))
+    document_delete(document=_document_or_404(document_id), actor=request.user)
     return Status(204, None)
 
 

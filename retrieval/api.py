@@ -8,6 +8,7 @@ from ninja import Router
 from ninja.errors import HttpError
 
 from accounts.access import collection_readable
+from accounts.limits import rate_limit_hit
 from retrieval.schemas import SearchIn, SearchOut
 from retrieval.search import search
 from retrieval.types import ScoredChunk
@@ -30,6 +31,7 @@ def hit_as_dict(hit: ScoredChunk) -> dict[str, Any]:
 
 @router.post("/search", response=SearchOut, summary="Hybrid search (BM25 + vectors, fused, reranked)")
 def search_endpoint(request: HttpRequest, payload: SearchIn) -> dict[str, Any]:
+    rate_limit_hit(user=request.user, scope="search")
     collection = collection_readable(request.user, payload.collection)
     if collection is None:
         raise HttpError(404, f"No collection '{payload.collection}'.")
