@@ -195,8 +195,10 @@ def _vector_index_build(collection_id: int, *, memory: str) -> None:
             vector_index_ensure(collection_id)
         finally:
             cursor.execute("RESET maintenance_work_mem")
-        cursor.execute("ANALYZE ingestion_chunk")
-        cursor.execute("ANALYZE ingestion_chunkterm")
+        # What autovacuum does to a table at rest: planner statistics, and the visibility map
+        # without which the postings' covering index cannot be read by index-only scans.
+        cursor.execute("VACUUM ANALYZE ingestion_chunk")
+        cursor.execute("VACUUM ANALYZE ingestion_chunkterm")
 
 
 def synthetic_collection_build(

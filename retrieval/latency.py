@@ -23,7 +23,10 @@ from retrieval.search import search
 
 SEARCH_MODES = ("bm25", "vector", "hybrid")
 RERANK_MODE = "rerank@20"
-GOALS_MS = {"hybrid": 100.0, RERANK_MODE: 500.0}  # p95 goals on a 2-core machine at 100k chunks
+RERANK_INT8_MODE = "rerank@20 int8"
+RERANK_CANDIDATES = 20
+# p95 goals on a 2-core machine at 100k chunks
+GOALS_MS = {"hybrid": 100.0, RERANK_MODE: 500.0, RERANK_INT8_MODE: 500.0}
 TOP_K = 10
 
 Log = Callable[[str], None]
@@ -76,11 +79,12 @@ def questions_load(sources: list[Path], *, count: int, seed: int) -> list[str]:
     return (interleaved + leftovers)[:count]
 
 
-def benchmark_reranker(folder: Path, *, log: Log) -> CrossEncoderReranker:
-    """A cross-encoder of MiniLM-L6's shape: the shipped all-MiniLM-L6-v2 weights with a fresh
-    (random, seeded) one-label scoring head, saved once under `folder`, loaded by the app's class.
+def benchmark_rerankers(folder: Path, *, log: Log) -> dict[str, CrossEncoderReranker]:
+    """Cross-encoders of MiniLM-L6's shape: the shipped all-MiniLM-L6-v2 weights with a fresh
+    (random, seeded) one-label scoring head, saved once under `folder` and loaded by the app's
+    class, as is (fp32) and with RERANK_INT8's quantisation.
 
-    Its scores mean nothing; its cost per pair is that of cross-encoder/ms-marco-MiniLM-L-6-v2."""
+    Their scores mean nothing; their cost per pair is that of cross-encoder/ms-marco-MiniLM-L-6-v2."""
     path = folder / "minilm-l6-cross-encoder"
     if not (path / "config.json").exists():
         import torch
@@ -91,7 +95,10 @@ def benchmark_reranker(folder: Path, *, log: Log) -> CrossEncoderReranker:
         torch.manual_seed(0)
         CrossEncoder(default_model_path(), num_labels=1, device="cpu").save(str(path))
         log(f"built the benchmark cross-encoder in {path}")
-    return CrossEncoderReranker(model=str(path), retry_seconds=0)
+    return {
+        RERANK_MODE: CrossEncoderReranker(model=str(path), retry_seconds=0),
+        RERANK_INT8_MODE: CrossEncoderReranker(model=str(path), retry_seconds=0, int8=True),
+    }
 
 
 def _timed(function: Callable[[], Any]) -> tuple[Any, float]:
@@ -101,13 +108,19 @@ def _timed(function: Callable[[], Any]) -> tuple[Any, float]:
 
 
 def latency_measure(
-    *, collection_id: int, queries: list[str], warmup: list[str], reranker: CrossEncoderReranker | None
+    *,
+    collection_id: int,
+    queries: list[str],
+    warmup: list[str],
+    rerankers: dict[str, CrossEncoderReranker],
+    rerank_queries: int,
 ) -> Latencies:
-    """Time every mode on every query (after the warm-up queries, which are not counted)."""
+    """Time every mode on every query (after the warm-up queries, which are not counted); the
+    rerankers on the first `rerank_queries` only (a second or more each on a busy machine)."""
     from ingestion.embedding import get_embedder
 
     get_embedder().warm_up()
-    if reranker is not None:
+    for reranker in rerankers.values():
         reranker.warm_up()
     scope = [collection_id]
     latencies = Latencies()
@@ -123,11 +136,12 @@ def latency_measure(
             if mode == "hybrid":
                 for stage in ("bm25", "vector", "fusion"):
                     latencies.hybrid_stages.setdefault(stage, []).append(result.timings_ms[stage])
-        if reranker is not None:
-            candidates = search(query, collection_ids=scope, top_k=20, mode="hybrid", rerank=False).results
-            texts = [c.text for c in candidates]
-            _, elapsed = _timed(lambda: reranker.run(query, texts))
-            latencies.add(RERANK_MODE, elapsed)
+        if rerankers and number < len(warmup) + rerank_queries:
+            candidates = search(query, collection_ids=scope, top_k=RERANK_CANDIDATES, mode="hybrid", rerank=False)
+            texts = [c.text for c in candidates.results]
+            for mode, reranker in rerankers.items():
+                _, elapsed = _timed(lambda: reranker.run(query, texts))
+                latencies.add(mode, elapsed)
     latencies.load_after = os.getloadavg()[0]
     return latencies
 

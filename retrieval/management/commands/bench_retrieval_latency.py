@@ -23,7 +23,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ingestion.bench_database import check_database_name, database_drop, separate_database
 from ingestion.synthetic_corpus import VECTOR_METHOD, corpus_file, synthetic_collection_build
-from retrieval.latency import benchmark_reranker, format_table, latency_measure, questions_load, summarise
+from retrieval.latency import benchmark_rerankers, format_table, latency_measure, questions_load, summarise
 
 WARMUP_QUERIES = 10
 # Each sentence of the pool is embedded once with the real model; about 12k sentences take a few
@@ -45,6 +45,7 @@ class Command(BaseCommand):
         parser.add_argument("--database", default="footnote_bench", help="database of the synthetic collections")
         parser.add_argument("--work-dir", type=Path, help="sentence vectors and the cross-encoder (default var/bench/retrieval-latency)")
         parser.add_argument("--fresh", action="store_true", help="drop the benchmark database first")
+        parser.add_argument("--rerank-queries", type=int, default=50, help="questions whose 20 candidates are reranked")
         parser.add_argument("--no-rerank", action="store_true", help="skip the rerank timing")
         parser.add_argument("--build-only", action="store_true", help="build the collections, time nothing")
         parser.add_argument("--json", type=Path, help="also write the results as JSON here")
@@ -67,7 +68,8 @@ class Command(BaseCommand):
             database_drop(database)
         log = self.stdout.write
         self.stdout.write(f"chunk vectors: {VECTOR_METHOD}")
-        reranker = None if options["no_rerank"] or options["build_only"] else benchmark_reranker(work_dir, log=log)
+        skip_rerank = options["no_rerank"] or options["build_only"]
+        rerankers = {} if skip_rerank else benchmark_rerankers(work_dir, log=log)
         results: dict[int, dict[str, dict[str, float]]] = {}
         report: dict[str, Any] = {}
         with separate_database(database):
@@ -78,7 +80,10 @@ class Command(BaseCommand):
                 )
                 if options["build_only"]:
                     continue
-                latencies = latency_measure(collection_id=collection.id, queries=timed, warmup=warmup, reranker=reranker)
+                latencies = latency_measure(
+                    collection_id=collection.id, queries=timed, warmup=warmup, rerankers=rerankers,
+                    rerank_queries=options["rerank_queries"],
+                )
                 results[size] = latencies.summary()
                 report[str(size)] = {
                     "modes": results[size],
