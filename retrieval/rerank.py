@@ -46,6 +46,9 @@ class CrossEncoderReranker:
             try:
                 from sentence_transformers import CrossEncoder
 
+                from ingestion.embedding import torch_threads_apply
+
+                torch_threads_apply()
                 model = CrossEncoder(self.model_name, device="cpu")
                 self._model = _quantized(model) if self.int8 else model
                 self._failure = ""
