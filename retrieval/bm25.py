@@ -20,6 +20,9 @@ from django.db import connection
 from retrieval.tokenize import Tokenizer, default_tokenizer
 
 
+MAX_CACHED_TERMS = 200_000
+
+
 @dataclass(frozen=True)
 class Bm25Hit:
     chunk_id: int
@@ -40,6 +43,9 @@ class BM25Retriever:
         self.epsilon = epsilon
         self.tokenizer = tokenizer if tokenizer is not None else default_tokenizer()
         self._average_idf: dict[tuple[int, int], float] = {}
+        # Document frequencies of query terms seen before, per (collection, generation): common
+        # terms recur across queries, and their postings are the longest to count.
+        self._df: dict[tuple[int, int], dict[str, int]] = {}
         self._lock = threading.Lock()
 
     def run(self, query: str, *, collection_ids: list[int], top_k: int) -> list[Bm25Hit]:
@@ -63,11 +69,7 @@ class BM25Retriever:
             if row is None or row[0] == 0:
                 return []
             n, total_length, generation = row
-            cursor.execute(
-                "SELECT term, count(*) FROM ingestion_chunkterm WHERE collection_id = %s AND term = ANY(%s) GROUP BY term",
-                [collection_id, list(query_terms)],
-            )
-            df = dict(cursor.fetchall())
+            df = self._document_frequencies(cursor, collection_id, generation, list(query_terms))
             if not df:
                 return []
             idf = {term: math.log((n - d + 0.5) / (d + 0.5)) for term, d in df.items()}
@@ -96,6 +98,29 @@ class BM25Retriever:
                 },
             )
             return [Bm25Hit(chunk_id=cid, score=float(score)) for cid, score in cursor.fetchall()]
+
+    def _document_frequencies(self, cursor, collection_id: int, generation: int, terms: list[str]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        """Document frequency of each term present in the collection (cached per generation)."""
+        key = (collection_id, generation)
+        with self._lock:
+            known = dict(self._df.get(key, {}))
+        missing = [term for term in terms if term not in known]
+        if missing:
+            cursor.execute(
+                "SELECT term, count(*) FROM ingestion_chunkterm WHERE collection_id = %s AND term = ANY(%s) GROUP BY term",
+                [collection_id, missing],
+            )
+            found = dict(cursor.fetchall())
+            fresh = {term: int(found.get(term, 0)) for term in missing}
+            known.update(fresh)
+            with self._lock:
+                if key not in self._df:
+                    self._df = {k: v for k, v in self._df.items() if k[0] != collection_id}
+                cache = self._df.setdefault(key, {})
+                if len(cache) > MAX_CACHED_TERMS:
+                    cache.clear()
+                cache.update(fresh)
+        return {term: known[term] for term in terms if known[term] > 0}
 
     def _collection_average_idf(self, cursor, collection_id: int, n: int, generation: int) -> float:  # type: ignore[no-untyped-def]
         """Mean idf over the collection's whole vocabulary, as rank-bm25 uses for its floor.
