@@ -160,6 +160,10 @@ PARSE_MAX_UNPACKED_BYTES = env_int("PARSE_MAX_UNPACKED_BYTES", 500 * 1024 * 1024
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")
 EMBEDDING_DIMENSIONS = env_int("EMBEDDING_DIMENSIONS", 384, minimum=1)
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, minimum=1)
+# Intra-op threads of torch for the embedding model and the reranker (0: torch's default, one per
+# core). Where cores are shared with other busy processes, 1 avoids threads waiting on each other:
+# a query embedding took 0.3-1.8 s with 2 threads and 30-110 ms with 1 on a 2-core machine at load 13.
+TORCH_THREADS = env_int("TORCH_THREADS", 0, minimum=0)
 CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 32, minimum=0)
 
 # --- Celery -----------------------------------------------------------------------------------
@@ -215,6 +219,8 @@ BM25_B = env_float("BM25_B", 0.4)
 RERANK_MODEL = env_str("RERANK_MODEL", "cross-encoder/ms-marco-MiniLM-L-6-v2")
 RERANK_TOP_N = env_int("RERANK_TOP_N", 20, minimum=1)
 RERANK_RETRY_SECONDS = env_int("RERANK_RETRY_SECONDS", 300, minimum=0)
+# Run the cross-encoder with int8 dynamic quantisation (about 2x faster on CPU; see docs/benchmarks.md).
+RERANK_INT8 = env_bool("RERANK_INT8", False)
 # Candidates each retriever contributes before fusion.
 RETRIEVAL_CANDIDATES = env_int("RETRIEVAL_CANDIDATES", 100, minimum=1)
 RRF_K = env_float("RRF_K", 60.0)

@@ -34,6 +34,14 @@ def configured_model() -> tuple[str, str]:
     return DEFAULT_MODEL_LABEL, default_model_path()
 
 
+def torch_threads_apply() -> None:
+    """Limit torch's intra-op threads to TORCH_THREADS (0 leaves torch's default)."""
+    if settings.TORCH_THREADS:
+        import torch
+
+        torch.set_num_threads(settings.TORCH_THREADS)
+
+
 class Embedder:
     """Embeds passages and queries into L2-normalised vectors (cosine = dot product)."""
 
@@ -51,6 +59,7 @@ class Embedder:
             if self._model is None:
                 from sentence_transformers import SentenceTransformer
 
+                torch_threads_apply()
                 self._model = SentenceTransformer(self.name_or_path, device="cpu")
 
     @property

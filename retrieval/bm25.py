@@ -20,6 +20,9 @@ from django.db import connection
 from retrieval.tokenize import Tokenizer, default_tokenizer
 
 
+MAX_CACHED_TERMS = 200_000
+
+
 @dataclass(frozen=True)
 class Bm25Hit:
     chunk_id: int
@@ -40,6 +43,9 @@ class BM25Retriever:
         self.epsilon = epsilon
         self.tokenizer = tokenizer if tokenizer is not None else default_tokenizer()
         self._average_idf: dict[tuple[int, int], float] = {}
+        # Document frequencies of query terms seen before, per (collection, generation): common
+        # terms recur across queries, and their postings are the longest to count.
+        self._df: dict[tuple[int, int], dict[str, int]] = {}
         self._lock = threading.Lock()
 
     def run(self, query: str, *, collection_ids: list[int], top_k: int) -> list[Bm25Hit]:
@@ -63,24 +69,23 @@ class BM25Retriever:
             if row is None or row[0] == 0:
                 return []
             n, total_length, generation = row
-            cursor.execute(
-                "SELECT term, count(*) FROM ingestion_chunkterm WHERE collection_id = %s AND term = ANY(%s) GROUP BY term",
-                [collection_id, list(query_terms)],
-            )
-            df = dict(cursor.fetchall())
+            df = self._document_frequencies(cursor, collection_id, generation, list(query_terms))
             if not df:
                 return []
             idf = {term: math.log((n - d + 0.5) / (d + 0.5)) for term, d in df.items()}
             if any(value < 0 for value in idf.values()):
                 floor = self.epsilon * self._collection_average_idf(cursor, collection_id, n, generation)
                 idf = {term: (value if value >= 0 else floor) for term, value in idf.items()}
-            weights = [(term, query_terms[term] * idf[term]) for term in df]
+            # Okapi BM25 with the per-query constants folded in, so each posting costs a handful of
+            # float8 operations: weight = qtf * idf * (k1 + 1), and k1 * (1 - b + b * dl / avgdl)
+            # = k1 * (1 - b) + (k1 * b / avgdl) * dl. (Django binds Python floats as numeric
+            # literals; numeric arithmetic on every posting made scoring three times slower.)
+            weights = [(term, query_terms[term] * idf[term] * (self.k1 + 1)) for term in df]
             avgdl = total_length / n
             cursor.execute(
                 """
                 SELECT p.chunk_id,
-                       SUM(w.weight * p.tf * (%(k1)s + 1) / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.doc_length / %(avgdl)s)))
-                         AS score
+                       SUM(w.weight * p.tf / (p.tf + %(base)s::float8 + %(per_length)s::float8 * p.doc_length)) AS score
                 FROM ingestion_chunkterm p
                 JOIN unnest(%(terms)s::text[], %(weights)s::float8[]) AS w(term, weight) ON w.term = p.term
                 WHERE p.collection_id = %(collection)s
@@ -89,11 +94,35 @@ class BM25Retriever:
                 LIMIT %(limit)s
                 """,
                 {
-                    "k1": self.k1, "b": self.b, "avgdl": avgdl, "collection": collection_id, "limit": top_k,
+                    "base": self.k1 * (1 - self.b), "per_length": self.k1 * self.b / avgdl,
+                    "collection": collection_id, "limit": top_k,
                     "terms": [t for t, _ in weights], "weights": [w for _, w in weights],
                 },
             )
             return [Bm25Hit(chunk_id=cid, score=float(score)) for cid, score in cursor.fetchall()]
+
+    def _document_frequencies(self, cursor, collection_id: int, generation: int, terms: list[str]) -> dict[str, int]:  # type: ignore[no-untyped-def]
+        """Document frequency of each term present in the collection (cached per generation)."""
+        key = (collection_id, generation)
+        with self._lock:
+            known = dict(self._df.get(key, {}))
+        missing = [term for term in terms if term not in known]
+        if missing:
+            cursor.execute(
+                "SELECT term, count(*) FROM ingestion_chunkterm WHERE collection_id = %s AND term = ANY(%s) GROUP BY term",
+                [collection_id, missing],
+            )
+            found = dict(cursor.fetchall())
+            fresh = {term: int(found.get(term, 0)) for term in missing}
+            known.update(fresh)
+            with self._lock:
+                if key not in self._df:
+                    self._df = {k: v for k, v in self._df.items() if k[0] != collection_id}
+                cache = self._df.setdefault(key, {})
+                if len(cache) > MAX_CACHED_TERMS:
+                    cache.clear()
+                cache.update(fresh)
+        return {term: known[term] for term in terms if known[term] > 0}
 
     def _collection_average_idf(self, cursor, collection_id: int, n: int, generation: int) -> float:  # type: ignore[no-untyped-def]
         """Mean idf over the collection's whole vocabulary, as rank-bm25 uses for its floor.

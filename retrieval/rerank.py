@@ -22,10 +22,13 @@ class RerankUnavailable(Exception):
 
 
 class CrossEncoderReranker:
-    def __init__(self, *, model: str, retry_seconds: float, batch_size: int = 32) -> None:
+    def __init__(self, *, model: str, retry_seconds: float, batch_size: int = 32, int8: bool = False) -> None:
         self.model_name = model
         self.retry_seconds = retry_seconds
         self.batch_size = batch_size
+        # Dynamic int8 quantisation of the linear layers (CPU): about twice as fast on x86 with
+        # VNNI, at some cost in score precision (check the evaluation before turning it on).
+        self.int8 = int8
         self._model: Any = None
         self._failure: str = ""
         self._failed_at: float = 0.0
@@ -43,7 +46,11 @@ class CrossEncoderReranker:
             try:
                 from sentence_transformers import CrossEncoder
 
-                self._model = CrossEncoder(self.model_name, device="cpu")
+                from ingestion.embedding import torch_threads_apply
+
+                torch_threads_apply()
+                model = CrossEncoder(self.model_name, device="cpu")
+                self._model = _quantized(model) if self.int8 else model
                 self._failure = ""
             except Exception as exc:
                 self._failure = f"the reranker model {self.model_name!r} could not be loaded ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
@@ -61,11 +68,17 @@ class CrossEncoderReranker:
 
     def status(self) -> dict[str, Any]:
         if self._model is not None:
-            return {"ok": True, "model": self.model_name, "loaded": True}
+            return {"ok": True, "model": self.model_name, "loaded": True, "int8": self.int8}
         if self._failure:
             return {"ok": False, "optional": True, "model": self.model_name, "error": self._failure,
                     "note": "search works without reranking"}
         return {"ok": True, "model": self.model_name, "loaded": False, "note": "loads on first search"}
+
+
+def _quantized(model: Any) -> Any:
+    import torch
+
+    return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 _reranker: CrossEncoderReranker | None = None
@@ -77,7 +90,9 @@ def get_reranker() -> CrossEncoderReranker:
     if _reranker is None:
         with _reranker_lock:
             if _reranker is None:
-                _reranker = CrossEncoderReranker(model=settings.RERANK_MODEL, retry_seconds=settings.RERANK_RETRY_SECONDS)
+                _reranker = CrossEncoderReranker(
+                    model=settings.RERANK_MODEL, retry_seconds=settings.RERANK_RETRY_SECONDS, int8=settings.RERANK_INT8
+                )
     return _reranker
 
 

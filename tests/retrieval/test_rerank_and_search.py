@@ -108,3 +108,15 @@ def test_evaluate_retrieval_on_a_beir_folder(tmp_path):
     from ingestion.models import Collection
 
     assert Collection.objects.filter(kind="evaluation").count() == 1
+
+
+def test_an_int8_reranker_quantises_its_linear_layers_and_scores_close_to_fp32(tiny_cross_encoder):
+    passages = ["Hotel nights in Zurich are reimbursed.", "Laptops are replaced every four years.", "Lunch at noon."]
+    full = CrossEncoderReranker(model=tiny_cross_encoder, retry_seconds=60)
+    quantised = CrossEncoderReranker(model=tiny_cross_encoder, retry_seconds=60, int8=True)
+    expected = full.run("hotel in Zurich", passages)
+    scores = quantised.run("hotel in Zurich", passages)
+    assert any("quantized" in type(module).__module__ for module in quantised._model.modules())
+    assert not any("quantized" in type(module).__module__ for module in full._model.modules())
+    assert scores == pytest.approx(expected, abs=0.05)
+    assert quantised.status()["int8"] is True
