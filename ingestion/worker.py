@@ -18,13 +18,16 @@ _stop = threading.Event()
 
 @worker_process_init.connect
 def _child_init(**_: object) -> None:
+    import torch
     from django.conf import settings
 
-    from ingestion.embedding import get_embedder, configured_threads
+    from ingestion.embedding import configured_threads, get_embedder
 
     # Each child takes its share of the cores (EMBEDDING_THREADS overrides), for torch and
     # onnxruntime alike; the embedder created here is the one every task of this child uses.
-    get_embedder(threads=configured_threads(share=settings.WORKER_CONCURRENCY))
+    threads = configured_threads(share=settings.WORKER_CONCURRENCY)
+    torch.set_num_threads(threads)  # whatever else runs torch in this child (parsing models)
+    get_embedder(threads=threads)
     from django.db import connections
 
     # Connections inherited from the parent must not be shared with it.
