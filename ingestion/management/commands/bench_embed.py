@@ -138,7 +138,7 @@ class Command(BaseCommand):
             "", "| embedder | chunks/s | batch | threads |", "|---|---|---|---|",
             f"| plain SentenceTransformer.encode (torch fp32) | {r['plain_chunks_per_s']:.1f} | {r['batch_size_plain']} | {r['threads']} |",
             f"| Embedder ({r['backend']}) | {r['ours_chunks_per_s']:.1f} | {r['batch_size_ours']} | {r['threads']} |",
-            "", f"ratio (median of {r['rounds']} rounds): {r['ratio']:.2f}x; per round: {r['ratios_per_round']}",
+            "", f"ratio of the median times over {r['rounds']} rounds: {r['ratio']:.2f}x; per round: {r['ratios_per_round']}",
             f"cosine difference to plain encode over {r['chunks']} chunks: max {r['cosine_difference_max']:.5f}, "
             f"mean {r['cosine_difference_mean']:.5f}",
         ]
