@@ -9,7 +9,16 @@ import dj_database_url
 from csp.constants import NONCE
 
 from config.embedded_db import database_settings_from_uri, ensure_running
-from config.env import ImproperlyConfiguredEnv, env_bool, env_float, env_int, env_list, env_str, local_secret_key
+from config.env import (
+    ImproperlyConfiguredEnv,
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    local_secret_key,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FOOTNOTE_VAR_DIR", str(BASE_DIR / "var")))
@@ -160,10 +169,14 @@ PARSE_MAX_UNPACKED_BYTES = env_int("PARSE_MAX_UNPACKED_BYTES", 500 * 1024 * 1024
 EMBEDDING_MODEL = env_str("EMBEDDING_MODEL", "")
 EMBEDDING_DIMENSIONS = env_int("EMBEDDING_DIMENSIONS", 384, minimum=1)
 EMBEDDING_BATCH_SIZE = env_int("EMBEDDING_BATCH_SIZE", 32, minimum=1)
-# Intra-op threads of torch for the embedding model and the reranker (0: torch's default, one per
-# core). Where cores are shared with other busy processes, 1 avoids threads waiting on each other:
-# a query embedding took 0.3-1.8 s with 2 threads and 30-110 ms with 1 on a 2-core machine at load 13.
-TORCH_THREADS = env_int("TORCH_THREADS", 0, minimum=0)
+# torch | onnx | onnx-int8 (see ingestion/embedding.py and docs/benchmarks.md). Part of the label a
+# collection records: changing it means re-indexing, never mixing vectors of two backends.
+EMBEDDING_BACKEND = env_choice("EMBEDDING_BACKEND", "onnx-int8", ["torch", "onnx", "onnx-int8"])
+# Intra-op threads for torch / onnxruntime. 0: the cores this process may use (a worker child
+# takes its share: cores / WORKER_CONCURRENCY).
+EMBEDDING_THREADS = env_int("EMBEDDING_THREADS", 0, minimum=0)
+# Where the ONNX exports of the model are cached (made on first use, offline).
+EMBEDDING_CACHE_DIR = Path(env_str("EMBEDDING_CACHE_DIR", "") or str(VAR_DIR / "models"))
 CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 32, minimum=0)
 
 # --- Celery -----------------------------------------------------------------------------------

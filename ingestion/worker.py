@@ -1,4 +1,4 @@
-"""What the Celery worker does besides tasks: set torch threads, load the embedding model once
+"""What the Celery worker does besides tasks: set embedding threads, load the embedding model once
 per child, report a heartbeat for /health, and queue again what a dead worker left behind."""
 
 from __future__ import annotations
@@ -16,17 +16,18 @@ HEARTBEAT_SECONDS = 10
 _stop = threading.Event()
 
 
-def _threads_per_child() -> int:
-    from django.conf import settings
-
-    return max(1, (os.cpu_count() or 1) // settings.WORKER_CONCURRENCY)
-
-
 @worker_process_init.connect
 def _child_init(**_: object) -> None:
     import torch
+    from django.conf import settings
 
-    torch.set_num_threads(_threads_per_child())
+    from ingestion.embedding import configured_threads, get_embedder
+
+    # Each child takes its share of the cores (EMBEDDING_THREADS overrides), for torch and
+    # onnxruntime alike; the embedder created here is the one every task of this child uses.
+    threads = configured_threads(share=settings.WORKER_CONCURRENCY)
+    torch.set_num_threads(threads)  # whatever else runs torch in this child (parsing models)
+    get_embedder(threads=threads)
     from django.db import connections
 
     # Connections inherited from the parent must not be shared with it.

@@ -1,17 +1,16 @@
 import torch
 
-from ingestion.embedding import torch_threads_apply
+from ingestion.embedding import available_cores, torch_threads_apply
 
 
-def test_torch_threads_setting_limits_intra_op_threads(settings):
+def test_embedding_threads_setting_limits_torch_intra_op_threads(settings):
     before = torch.get_num_threads()
     try:
-        torch.set_num_threads(2)
-        settings.TORCH_THREADS = 0
-        torch_threads_apply()
-        assert torch.get_num_threads() == 2  # 0 leaves torch's own choice
-        settings.TORCH_THREADS = 1
+        settings.EMBEDDING_THREADS = 1
         torch_threads_apply()
         assert torch.get_num_threads() == 1
+        settings.EMBEDDING_THREADS = 0  # 0: the cores this process may use
+        torch_threads_apply()
+        assert torch.get_num_threads() == available_cores()
     finally:
         torch.set_num_threads(before)

