@@ -162,3 +162,37 @@ def answer_create(*, conversation: Conversation, question: str, backend: str | N
         if event == "done":
             final = data
     return final
+
+
+DELETED_SOURCE = "(source deleted)"
+
+
+@transaction.atomic
+def answers_forget_document(*, document_id: int) -> int:
+    """Erase a deleted document's text from every stored answer trace and citation.
+
+    The trace keeps its shape: each passage and citation of the document stays, with its text,
+    quote and filename emptied and `source_deleted: true`; the backend's raw answer (which may
+    quote the document) is emptied too, and `deleted_documents` lists the ids. Returns how many
+    answers were changed."""
+    from django.db.models import Q
+
+    mentions = (Q(trace__passages__contains=[{"document_id": document_id}])
+                | Q(trace__retrieved__contains=[{"document_id": document_id}])
+                | Q(citations__contains=[{"document_id": document_id}]))
+    answers = list(Answer.objects.select_for_update().filter(mentions))
+    for answer in answers:
+        trace = answer.trace
+        for passage in trace.get("passages", []):
+            if passage.get("document_id") == document_id:
+                passage.update(text="", filename=DELETED_SOURCE, source_deleted=True)
+        for row in trace.get("retrieved", []):
+            if row.get("document_id") == document_id:
+                row["source_deleted"] = True
+        for citation in answer.citations:
+            if citation.get("document_id") == document_id:
+                citation.update(quote="", filename=DELETED_SOURCE, source_deleted=True)
+        trace["raw_answer"] = ""
+        trace["deleted_documents"] = sorted({*trace.get("deleted_documents", []), document_id})
+        answer.save(update_fields=["trace", "citations"])
+    return len(answers)

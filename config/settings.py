@@ -235,6 +235,11 @@ CHAT_MIN_VECTOR_SCORE = env_float("CHAT_MIN_VECTOR_SCORE", 0.25)
 CHAT_MIN_KEYWORD_COVERAGE = env_float("CHAT_MIN_KEYWORD_COVERAGE", 0.5)
 CHAT_MAX_QUESTION_CHARS = env_int("CHAT_MAX_QUESTION_CHARS", 2000, minimum=1)
 
+# --- Feedback ---------------------------------------------------------------------------------
+# Votes, events and reviews older than this many days are deleted and older answers' traces
+# emptied by `manage.py purge_feedback` (or feedback.tasks.feedback_purge_task); 0 keeps them.
+FEEDBACK_RETENTION_DAYS = env_int("FEEDBACK_RETENTION_DAYS", 0, minimum=0)
+
 # --- Feedback: ranking signals and what is learned from reviews (feedback.selectors) ---------------
 # A hit's fused score becomes score + |score| x adjustment, the adjustment bounded by
 # FEEDBACK_SIGNAL_MAX: a staff boost/demote counts FEEDBACK_SIGNAL_STAFF, each user's reviewed votes

@@ -1,14 +1,19 @@
-"""Reads of feedback: the golden set (reviewed answers) and what the admin pages show."""
+"""Reads of feedback: the golden set (reviewed answers) and what the staff review pages show."""
 
 from __future__ import annotations
 
-import numpy as np
-from django.conf import settings
-from django.db import connection
-from django.db.models import QuerySet
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
 
-from feedback.models import LearnedRanking, Review
-from retrieval.types import Signal, Tuning
+from django.db.models import Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from chat.models import Answer
+from feedback.models import Review, Vote
+from ingestion.models import Chunk
 
 
 def golden_set() -> QuerySet[Review]:
@@ -18,93 +23,129 @@ def golden_set() -> QuerySet[Review]:
             .prefetch_related("labels").order_by("id"))
 
 
-# -- What retrieval reads: ranking signals of a candidate set, and the learned tuning ---------------
-
-_SIGNALS_SQL = """
-WITH c AS (SELECT id, document_id FROM ingestion_chunk WHERE id = ANY(%(ids)s)),
-staff AS (
-  SELECT c.id, bool_or(s.action = 'hide') AS hidden,
-         sum(CASE s.action WHEN 'boost' THEN 1 WHEN 'demote' THEN -1 ELSE 0 END) AS direction,
-         string_agg(s.action || CASE WHEN s.chunk_id IS NULL THEN ' document' ELSE ' chunk' END, ', ') AS what
-  FROM c JOIN feedback_rankingsignal s ON s.document_id = c.document_id AND (s.chunk_id IS NULL OR s.chunk_id = c.id)
-  GROUP BY c.id
-),
-per_user AS (
-  SELECT c.id, e.user_id,
-         greatest(-%(cap)s, least(%(cap)s, sum(
-           e.value * power(0.5, extract(epoch FROM now() - e.created_at) / %(half_life)s)))) AS weight
-  FROM c JOIN feedback_signalevidence e ON e.document_id = c.document_id AND (e.chunk_id IS NULL OR e.chunk_id = c.id)
-  GROUP BY c.id, e.user_id
-),
-votes AS (SELECT id, sum(weight) AS weight, count(*) AS users FROM per_user GROUP BY id)
-SELECT coalesce(staff.id, votes.id), coalesce(staff.hidden, false), coalesce(staff.direction, 0),
-       coalesce(staff.what, ''), coalesce(votes.weight, 0), coalesce(votes.users, 0)
-FROM staff FULL OUTER JOIN votes ON votes.id = staff.id
-"""
+@dataclass(frozen=True)
+class VoteFilters:
+    rating: str = ""
+    reason: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    user: str = ""
+    document_id: int | None = None
+    backend: str = ""
+    search: str = ""
 
 
-def ranking_signals(chunk_ids: list[int]) -> dict[int, Signal]:
-    """The feedback signal of each chunk that has one, in one query for the whole candidate set.
-
-    Staff boost/demote count FEEDBACK_SIGNAL_STAFF each way; reviewed votes count
-    FEEDBACK_SIGNAL_VOTE_STEP each, decayed by age (half-life), summed per user and capped at
-    FEEDBACK_SIGNAL_USER_CAP votes per user, so no single user dominates; the total is bounded by
-    FEEDBACK_SIGNAL_MAX. Signals on a document apply to all its chunks."""
-    if not chunk_ids:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(_SIGNALS_SQL, {"ids": chunk_ids, "cap": settings.FEEDBACK_SIGNAL_USER_CAP,
-                                      "half_life": settings.FEEDBACK_SIGNAL_HALF_LIFE_DAYS * 86400.0})
-        rows = cursor.fetchall()
-    bound = settings.FEEDBACK_SIGNAL_MAX
-    signals = {}
-    for chunk_id, hidden, direction, what, votes, users in rows:
-        raw = direction * settings.FEEDBACK_SIGNAL_STAFF + float(votes) * settings.FEEDBACK_SIGNAL_VOTE_STEP
-        notes = [f"staff: {what}"] if what else []
-        if users:
-            notes.append(f"votes {float(votes):+.2f} from {users} user{'s' if users != 1 else ''}")
-        signals[chunk_id] = Signal(adjustment=max(-bound, min(bound, raw)), hidden=hidden, note="; ".join(notes))
-    return signals
-
-
-# The adapter matrix in force, read once per process (learned rows are never changed).
-_adapter_cache: tuple[int, np.ndarray] | None = None
+def vote_list(*, filters: VoteFilters) -> QuerySet[Vote]:
+    """Votes, newest first, narrowed by every filter that is set."""
+    votes = Vote.objects.select_related("answer", "answer__conversation__collection", "user", "answer__review")
+    f = filters
+    if f.rating:
+        votes = votes.filter(rating=f.rating)
+    if f.reason:
+        votes = votes.filter(reasons__contains=[f.reason])
+    if f.date_from is not None:
+        votes = votes.filter(updated_at__date__gte=f.date_from)
+    if f.date_to is not None:
+        votes = votes.filter(updated_at__date__lte=f.date_to)
+    if f.user:
+        votes = votes.filter(user__username=f.user)
+    if f.document_id is not None:
+        votes = votes.filter(Q(answer__citations__contains=[{"document_id": f.document_id}])
+                             | Q(answer__trace__retrieved__contains=[{"document_id": f.document_id}]))
+    if f.backend:
+        votes = votes.filter(answer__backend=f.backend)
+    if f.search:
+        votes = votes.filter(Q(answer__question__icontains=f.search) | Q(answer__answer__icontains=f.search)
+                             | Q(comment__icontains=f.search))
+    return votes.order_by("-updated_at", "-id")
 
 
-def learned_tuning() -> Tuning:
-    """The learned fusion weights and query adapter in force (the newest active row of each kind,
-    when its setting allows it; the adapter only for the embedding model it was trained on)."""
-    from ingestion.embedding import configured_model
-
-    latest = {}
-    for row in LearnedRanking.objects.order_by("kind", "-id").distinct("kind").defer("matrix"):
-        latest[row.kind] = row
-    tuning = Tuning()
-    fusion = latest.get(LearnedRanking.Kind.FUSION)
-    if fusion is not None and fusion.active and settings.FEEDBACK_LEARNED_FUSION:
-        tuning.fusion_weights = {name: float(w) for name, w in fusion.params.items()}
-        tuning.notes.append(f"fusion weights {_weights_text(tuning.fusion_weights)}, learned "
-                            f"{fusion.trained_at:%Y-%m-%d %H:%M} from {fusion.examples} labelled queries")
-    adapter = latest.get(LearnedRanking.Kind.ADAPTER)
-    if (adapter is not None and adapter.active and settings.FEEDBACK_LEARNED_ADAPTER
-            and adapter.embedding_model == configured_model()[0]):
-        tuning.query_adapter = _adapter_matrix(adapter)
-        tuning.notes.append(f"query adapter learned {adapter.trained_at:%Y-%m-%d %H:%M} "
-                            f"from {adapter.examples} labelled queries")
-    return tuning
+def _rates(rows: list[dict[str, Any]], key: str) -> list[tuple[str, int, int]]:
+    """(value, up votes, all votes) per value of `key`, most votes first."""
+    up: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for row in rows:
+        value = str(row[key]) if row[key] is not None else "—"
+        total[value] += 1
+        up[value] += row["rating"] == Vote.Rating.UP
+    return [(value, up[value], n) for value, n in total.most_common()]
 
 
-def _adapter_matrix(row: LearnedRanking) -> np.ndarray:
-    global _adapter_cache
-    cached = _adapter_cache
-    if cached is not None and cached[0] == row.id:
-        return cached[1]
-    blob = LearnedRanking.objects.values_list("matrix", flat=True).get(pk=row.id)
-    n = int(row.params["dimensions"])
-    matrix = np.frombuffer(bytes(blob), dtype=np.float32).reshape(n, n)
-    _adapter_cache = (row.id, matrix)
-    return matrix
+def dashboard_data(*, days: int = 30, top: int = 10) -> dict[str, Any]:
+    """Everything the dashboard charts: votes per day, thumbs-up rate by backend, prompt version
+    and collection, the most down-voted documents and chunks (by the citations the user saw,
+    else the passages given to the model), and the top reasons of down votes."""
+    since = timezone.now() - dt.timedelta(days=days)
+    per_day: dict[dt.date, dict[str, int]] = defaultdict(lambda: {"up": 0, "down": 0})
+    for row in (Vote.objects.filter(updated_at__gte=since).annotate(day=TruncDate("updated_at"))
+                .values("day", "rating")):
+        per_day[row["day"]][row["rating"]] += 1
+    today = timezone.now().date()
+    timeline = [(d, per_day[d]["up"], per_day[d]["down"]) for d in
+                (today - dt.timedelta(days=n) for n in range(days - 1, -1, -1))]
+    rows = list(Vote.objects.values("rating", "answer__backend", "answer__trace__prompt__version",
+                                    "answer__conversation__collection__slug"))
+    down = list(Vote.objects.filter(rating=Vote.Rating.DOWN).values("reasons", "answer__citations", "answer__trace"))
+    documents: Counter[tuple[int, str]] = Counter()
+    chunks: Counter[tuple[int, str]] = Counter()
+    reasons: Counter[str] = Counter()
+    for vote in down:
+        reasons.update(vote["reasons"])
+        sources = vote["answer__citations"] or (vote["answer__trace"] or {}).get("passages", [])
+        for doc in {(s["document_id"], s.get("filename", "")) for s in sources}:
+            documents[doc] += 1
+        for chunk in {(s["chunk_id"], s.get("filename", "")) for s in sources}:
+            chunks[chunk] += 1
+    return {
+        "timeline": timeline,
+        "by_backend": _rates(rows, "answer__backend"),
+        "by_prompt": _rates(rows, "answer__trace__prompt__version"),
+        "by_collection": _rates(rows, "answer__conversation__collection__slug"),
+        "documents": documents.most_common(top),
+        "chunks": chunks.most_common(top),
+        "reasons": reasons.most_common(),
+        "total": len(rows),
+        "reviewed": Review.objects.count(),
+    }
 
 
-def _weights_text(weights: dict[str, float]) -> str:
-    return " · ".join(f"{name} {weight:.2f}" for name, weight in sorted(weights.items()))
+@dataclass
+class PassageView:
+    """A retrieved passage of an answer's trace, as the reviewer sees it."""
+
+    n: int | None  # its number in the prompt, None when it was retrieved but not given to the model
+    chunk_id: int
+    document_id: int | None
+    filename: str
+    page: int | None
+    text: str
+    scores: dict[str, float | None]
+    ranks: dict[str, int | None]
+    source_deleted: bool = False
+
+
+def answer_passages(answer: Answer) -> list[PassageView]:
+    """Every retrieved passage with its per-stage scores, its text from the trace (the text the
+    model saw), or from the current index when the trace has none (abstained answers)."""
+    trace = answer.trace or {}
+    given = {p["chunk_id"]: p for p in trace.get("passages", [])}
+    retrieved = trace.get("retrieved") or [{"chunk_id": cid, "document_id": p.get("document_id")}
+                                           for cid, p in given.items()]
+    missing = [r["chunk_id"] for r in retrieved if r["chunk_id"] not in given]
+    current = {c.id: c for c in Chunk.objects.filter(id__in=missing).select_related("document")}
+    views = []
+    for row in retrieved:
+        passage = given.get(row["chunk_id"])
+        chunk = current.get(row["chunk_id"])
+        if passage is not None:
+            text, filename, page = passage.get("text", ""), passage.get("filename", ""), passage.get("page")
+        else:
+            text = chunk.text if chunk else ""
+            filename = chunk.document.original_filename if chunk else ""
+            page = chunk.page_start if chunk else None
+        views.append(PassageView(
+            n=passage["n"] if passage else None, chunk_id=row["chunk_id"], document_id=row.get("document_id"),
+            filename=filename, page=page, text=text, scores=row.get("scores", {}), ranks=row.get("ranks", {}),
+            source_deleted=bool((passage or row).get("source_deleted")),
+        ))
+    return views

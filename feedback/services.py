@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from chat.models import Answer
 from feedback.models import AnswerEvent, Review, ReviewLabel, Vote
@@ -109,3 +111,28 @@ def review_submit(
     )
     review_evidence_record(answer=answer)  # its votes now count as ranking signals
     return review
+
+
+@transaction.atomic
+def review_labels_forget_document(*, document_id: int) -> int:
+    """Erase a deleted document's quotes from review labels (the label stays, saying its source
+    was deleted: document null, quote empty). Returns how many labels were changed."""
+    return ReviewLabel.objects.filter(document_id=document_id).update(document=None, quote="")
+
+
+@transaction.atomic
+def feedback_purge(*, older_than_days: int) -> dict[str, int]:
+    """Retention: delete votes, events and reviews last changed more than `older_than_days` ago,
+    and empty the traces of older answers (they keep `{"purged": true}`; the answer text stays in
+    its owner's conversation). 0 keeps everything. Returns counts of what was purged."""
+    if older_than_days <= 0:
+        return {"votes": 0, "events": 0, "reviews": 0, "traces": 0}
+    cutoff = timezone.now() - dt.timedelta(days=older_than_days)
+    counts = {
+        "votes": Vote.objects.filter(updated_at__lt=cutoff).delete()[1].get("feedback.Vote", 0),
+        "events": AnswerEvent.objects.filter(created_at__lt=cutoff).delete()[0],
+        "reviews": Review.objects.filter(updated_at__lt=cutoff).delete()[1].get("feedback.Review", 0),
+    }
+    old = Answer.objects.filter(created_at__lt=cutoff).exclude(trace={"purged": True})
+    counts["traces"] = old.update(trace={"purged": True})
+    return counts

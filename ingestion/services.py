@@ -143,9 +143,16 @@ def document_retry(*, document: Document) -> Document:
 
 @transaction.atomic
 def document_delete(*, document: Document) -> None:
-    """Delete the document, its chunks, vectors and postings, and its stored file."""
+    """Delete the document, its chunks, vectors and postings, its stored file, and its text in
+    answer traces and review labels."""
+    from chat.services import answers_forget_document
+    from feedback.services import review_labels_forget_document
+
     document = Document.objects.select_for_update().get(pk=document.pk)
     _chunks_remove(document)
+    # Its text also lives in answer traces and review labels (privacy: it goes with the document).
+    answers_forget_document(document_id=document.id)
+    review_labels_forget_document(document_id=document.id)
     stored = storage_path(document.stored_name)
     document.delete()
     transaction.on_commit(lambda: stored.unlink(missing_ok=True))

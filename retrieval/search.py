@@ -11,7 +11,7 @@ from typing import Literal
 
 from django.conf import settings
 
-from feedback.selectors import learned_tuning, ranking_signals
+from feedback.ranking import learned_tuning, ranking_signals
 from ingestion.embedding import get_embedder
 from ingestion.models import Chunk
 from retrieval.bm25 import BM25Retriever
