@@ -31,7 +31,7 @@ FOLDS = 5
 DEPTH = 100
 # Weight of the vector list relative to BM25 (RRF only sees their ratio).
 VECTOR_WEIGHTS = (0.25, 0.4, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 2.5, 4.0)
-ADAPTER_L2 = (0.3, 1.0, 3.0)
+ADAPTER_L2 = (0.01, 0.1, 1.0)
 HARD_NEGATIVES = 20
 
 
@@ -138,22 +138,33 @@ def learn_fusion(examples: list[LabelledQuery]) -> tuple[dict[str, float], bool,
 # -- query adapter --------------------------------------------------------------------------------
 
 
-def training_arrays(examples: list[LabelledQuery]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Query embeddings, one positive passage each, and HARD_NEGATIVES retrieved wrong passages each
-    (all from the stored chunk embeddings: the corpus is not embedded again)."""
+@dataclass
+class AdapterData:
+    """Query embeddings, one positive passage each, HARD_NEGATIVES retrieved wrong passages each, and
+    the stored embedding of every candidate (the corpus is not embedded again)."""
+
+    queries: np.ndarray
+    positives: np.ndarray
+    negatives: np.ndarray
+    vectors: dict[int, np.ndarray]
+
+
+def adapter_data(examples: list[LabelledQuery]) -> AdapterData:
     from ingestion.embedding import get_embedder
 
-    wanted = {c for e in examples for c in e.positives}
-    negatives_of = [[c for c, d in (e.vector + e.bm25) if d not in e.relevant][:HARD_NEGATIVES] for e in examples]
-    wanted.update(c for negs in negatives_of for c in negs)
+    wanted = {c for e in examples for c in e.positives} | {c for e in examples for c, _ in e.bm25 + e.vector}
     vectors = {cid: np.asarray(v, dtype=np.float32)
                for cid, v in Chunk.objects.filter(id__in=wanted).values_list("id", "embedding")}
+    negatives_of = [[c for c, d in (e.vector + e.bm25) if d not in e.relevant][:HARD_NEGATIVES] for e in examples]
     queries = get_embedder().embed([e.query for e in examples])
-    positives = np.stack([vectors[min(e.positives)] for e in examples])
     dims = queries.shape[1]
-    negatives = np.stack([np.stack([vectors[c] for c in negs] + [np.zeros(dims, np.float32)] * (HARD_NEGATIVES - len(negs)))
-                          for negs in negatives_of])
-    return queries, positives, negatives
+    pad = [np.zeros(dims, np.float32)]
+    return AdapterData(
+        queries=queries, vectors=vectors,
+        positives=np.stack([vectors[min(e.positives)] for e in examples]),
+        negatives=np.stack([np.stack([vectors[c] for c in negs] + pad * (HARD_NEGATIVES - len(negs)))
+                            for negs in negatives_of]),
+    )
 
 
 def train_adapter(queries: np.ndarray, positives: np.ndarray, negatives: np.ndarray, *, l2: float,
@@ -162,42 +173,55 @@ def train_adapter(queries: np.ndarray, positives: np.ndarray, negatives: np.ndar
     each passage, over `temperature`) + l2 x ||W - I||^2: a ranking loss held near the identity."""
     import torch
 
-    torch.manual_seed(0)
-    q, p, n = (torch.from_numpy(a) for a in (queries, positives, negatives))
-    passages = torch.cat([p.unsqueeze(1), n], dim=1)  # positive first
-    dims = q.shape[1]
-    identity = torch.eye(dims)
-    weight = torch.nn.Parameter(identity.clone())
-    optimizer = torch.optim.Adam([weight], lr=1e-3)
-    target = torch.zeros(len(q), dtype=torch.long)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        adapted = torch.nn.functional.normalize(q @ weight.T, dim=1)
-        logits = torch.einsum("bd,bkd->bk", adapted, passages) / temperature
-        loss = torch.nn.functional.cross_entropy(logits, target) + l2 * ((weight - identity) ** 2).sum()
-        loss.backward()
-        optimizer.step()
-    return weight.detach().numpy().astype(np.float32)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: more threads only wait on each other on a busy machine
+    try:
+        torch.manual_seed(0)
+        q, p, n = (torch.from_numpy(a) for a in (queries, positives, negatives))
+        passages = torch.cat([p.unsqueeze(1), n], dim=1)  # positive first
+        identity = torch.eye(q.shape[1])
+        weight = torch.nn.Parameter(identity.clone())
+        optimizer = torch.optim.Adam([weight], lr=1e-3)
+        target = torch.zeros(len(q), dtype=torch.long)
+        for _ in range(steps):
+            optimizer.zero_grad()
+            adapted = torch.nn.functional.normalize(q @ weight.T, dim=1)
+            logits = torch.einsum("bd,bkd->bk", adapted, passages) / temperature
+            loss = torch.nn.functional.cross_entropy(logits, target) + l2 * ((weight - identity) ** 2).sum()
+            loss.backward()
+            optimizer.step()
+        return weight.detach().numpy().astype(np.float32)
+    finally:
+        torch.set_num_threads(threads)
 
 
-def adapted_vector_list(example: LabelledQuery, adapter: np.ndarray) -> list[tuple[int, int]]:
-    result = search(example.query, collection_ids=[example.collection_id], top_k=DEPTH, candidates=DEPTH,
-                    mode="vector", rerank=False, tuning=Tuning(query_adapter=adapter), signals=False)
-    return [(h.chunk_id, h.document_id) for h in result.results]
+def rescored_vector_list(example: LabelledQuery, query: np.ndarray, adapter: np.ndarray | None,
+                         vectors: dict[int, np.ndarray]) -> list[tuple[int, int]]:
+    """The example's candidates ordered by cosine with the (adapted) query: what the vector retriever
+    would return, estimated without an index search per fold (the identity gives back its list)."""
+    adapted = Tuning(query_adapter=adapter).adapt(query)
+    documents = dict(example.bm25 + example.vector)
+    ranked = sorted(documents, key=lambda c: (-float(vectors[c] @ adapted), c))[:DEPTH]
+    return [(c, documents[c]) for c in ranked]
 
 
 def learn_adapter(examples: list[LabelledQuery], vector_weight: float) -> tuple[np.ndarray, bool, dict[str, Any]]:
     """Cross-validate each regularisation strength (hybrid nDCG@10 with `vector_weight`), keep the best."""
-    arrays = training_arrays(examples)
+    data = adapter_data(examples)
+    arrays = (data.queries, data.positives, data.negatives)
+
+    def held_out_ndcg(i: int, adapter: np.ndarray | None) -> float:
+        vector = rescored_vector_list(examples[i], data.queries[i], adapter, data.vectors)
+        return fused_ndcg(examples[i], vector_weight, vector)
+
     best: tuple[float, float, bool, dict[str, Any]] | None = None
     for l2 in ADAPTER_L2:
         default, learned = [], []
         for held_out in folds(len(examples)):
             train = [i for i in range(len(examples)) if i not in set(held_out)]
             adapter = train_adapter(*(a[train] for a in arrays), l2=l2)
-            test = [examples[i] for i in held_out]
-            default.append(statistics.fmean(fused_ndcg(e, vector_weight) for e in test))
-            learned.append(statistics.fmean(fused_ndcg(e, vector_weight, adapted_vector_list(e, adapter)) for e in test))
+            default.append(statistics.fmean(held_out_ndcg(i, None) for i in held_out))
+            learned.append(statistics.fmean(held_out_ndcg(i, adapter) for i in held_out))
         keep, metrics = verdict(default, learned)
         metrics["l2"] = l2
         if best is None or metrics["cv_learned_ndcg@10"] > best[0]:

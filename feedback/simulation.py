@@ -9,6 +9,7 @@ together. Every split runs inside a transaction that is rolled back: nothing sta
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 import statistics
@@ -22,6 +23,7 @@ from django.test import Client
 from accounts.services import api_token_create
 from chat.models import Answer
 from chat.services import answer_create, conversation_create
+from ingestion.embedding import get_embedder
 from feedback.learning import feedback_learn
 from feedback.models import LearnedRanking, RankingSignal, SignalEvidence
 from feedback.ranking import learned_tuning
@@ -36,8 +38,20 @@ SEED = 2026
 USERS = 5
 
 
-def simulate(dataset: BeirDataset, collection: Collection, *, splits: int, users_per_query: int = 3,
+def simulate(dataset: BeirDataset, collection: Collection, *, splits: int, users_per_query: int = 2,
              log: Callable[[str], None] = print) -> dict[str, Any]:
+    # The same questions are embedded again and again (asked by several users, then measured in every
+    # variant): remember each query's embedding for this run (the embedding is deterministic).
+    embedder = get_embedder()
+    embedder.embed_query = functools.lru_cache(maxsize=8192)(embedder.embed_query)  # type: ignore[method-assign]
+    try:
+        return _simulate(dataset, collection, splits=splits, users_per_query=users_per_query, log=log)
+    finally:
+        del embedder.embed_query  # back to the class's method
+
+
+def _simulate(dataset: BeirDataset, collection: Collection, *, splits: int, users_per_query: int,
+              log: Callable[[str], None]) -> dict[str, Any]:
     documents = {d.original_filename: d for d in Document.objects.filter(collection=collection, status="indexed")}
     query_ids = sorted(q for q, rel in dataset.qrels.items()
                        if q in dataset.queries and any(g > 0 and d in documents for d, g in rel.items()))

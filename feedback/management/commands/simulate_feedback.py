@@ -17,7 +17,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dataset", required=True, type=Path, help="folder with corpus.jsonl[.gz], queries.jsonl, qrels/")
         parser.add_argument("--splits", type=int, default=5)
-        parser.add_argument("--users-per-query", type=int, default=3, help="simulated users asking each question (of 5)")
+        parser.add_argument("--users-per-query", type=int, default=2, help="simulated users asking each question (of 5)")
         parser.add_argument("--json", type=Path, help="also write the results as JSON here")
 
     def handle(self, *args: Any, **options: Any) -> None:
