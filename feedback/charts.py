@@ -45,9 +45,12 @@ def timeline(days: list[tuple[dt.date, int, int]], *, height: int = 140) -> dict
 
 
 def _bars(rows: list[tuple[str, float, str]]) -> dict[str, object]:
-    bars = [Bar(label=label, y=i * (BAR_HEIGHT + 6), width=round(max(share, 0.0) * (WIDTH - 320), 1), text=text)
+    """Horizontal bars: a grey track of full length, the share of it filled, the text after it."""
+    track = WIDTH - 320
+    bars = [Bar(label=label, y=i * (BAR_HEIGHT + 6), width=round(max(share, 0.0) * track, 1), text=text)
             for i, (label, share, text) in enumerate(rows)]
-    return {"bars": bars, "width": WIDTH, "height": max(len(bars), 1) * (BAR_HEIGHT + 6), "bar_height": BAR_HEIGHT}
+    return {"bars": bars, "width": WIDTH, "height": max(len(bars), 1) * (BAR_HEIGHT + 6), "bar_height": BAR_HEIGHT,
+            "track": track}
 
 
 def rate_bars(rates: list[tuple[str, int, int]]) -> dict[str, object]:

@@ -28,11 +28,16 @@ KINDS = ("sft", "preferences", "retrieval")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Phone numbers: an optional +country code, then at least 7 digits grouped by spaces, dots,
 # dashes or parentheses (years and short numbers are left alone).
-_PHONE = re.compile(r"(?<![\w+])\+?\d(?:[\s().-]{0,2}\d){6,14}(?!\w)")
+_PHONE = re.compile(r"(?<![\w+(])[+(]?\d(?:[\s().-]{0,2}\d){6,14}(?!\w)")
+
+
+_DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}")
 
 
 def redact_pii(text: str) -> str:
-    return _PHONE.sub("[PHONE]", _EMAIL.sub("[EMAIL]", text))
+    """Mask e-mail addresses as [EMAIL] and phone numbers as [PHONE] (dates are not phone numbers)."""
+    text = _EMAIL.sub("[EMAIL]", text)
+    return _PHONE.sub(lambda m: m.group(0) if _DATE.fullmatch(m.group(0).strip()) else "[PHONE]", text)
 
 
 def _redacted(value: Any) -> Any:

@@ -72,8 +72,8 @@ def _rates(rows: list[dict[str, Any]], key: str) -> list[tuple[str, int, int]]:
 
 
 def dashboard_data(*, days: int = 30, top: int = 10) -> dict[str, Any]:
-    """Everything the dashboard charts: votes per day, thumbs-up rate by backend, prompt version
-    and collection, the most down-voted documents and chunks (by the citations the user saw,
+    """Everything the dashboard charts over the last `days` days: votes per day, thumbs-up rate by
+    backend, prompt version and collection, the most down-voted documents and chunks (by the citations the user saw,
     else the passages given to the model), and the top reasons of down votes."""
     since = timezone.now() - dt.timedelta(days=days)
     per_day: dict[dt.date, dict[str, int]] = defaultdict(lambda: {"up": 0, "down": 0})
@@ -83,15 +83,16 @@ def dashboard_data(*, days: int = 30, top: int = 10) -> dict[str, Any]:
     today = timezone.now().date()
     timeline = [(d, per_day[d]["up"], per_day[d]["down"]) for d in
                 (today - dt.timedelta(days=n) for n in range(days - 1, -1, -1))]
-    rows = list(Vote.objects.values("rating", "answer__backend", "answer__trace__prompt__version",
-                                    "answer__conversation__collection__slug"))
-    down = list(Vote.objects.filter(rating=Vote.Rating.DOWN).values("reasons", "answer__citations", "answer__trace"))
+    recent = Vote.objects.filter(updated_at__gte=since)
+    rows = list(recent.values("rating", "answer__backend", "answer__trace__prompt__version",
+                              "answer__conversation__collection__slug"))
+    down = list(recent.filter(rating=Vote.Rating.DOWN).values("reasons", "answer__citations", "answer__trace__passages"))
     documents: Counter[tuple[int, str]] = Counter()
     chunks: Counter[tuple[int, str]] = Counter()
     reasons: Counter[str] = Counter()
     for vote in down:
         reasons.update(vote["reasons"])
-        sources = vote["answer__citations"] or (vote["answer__trace"] or {}).get("passages", [])
+        sources = vote["answer__citations"] or vote["answer__trace__passages"] or []
         for doc in {(s["document_id"], s.get("filename", "")) for s in sources}:
             documents[doc] += 1
         for chunk in {(s["chunk_id"], s.get("filename", "")) for s in sources}:
@@ -105,6 +106,7 @@ def dashboard_data(*, days: int = 30, top: int = 10) -> dict[str, Any]:
         "chunks": chunks.most_common(top),
         "reasons": reasons.most_common(),
         "total": len(rows),
+        "days": days,
         "reviewed": Review.objects.count(),
     }
 

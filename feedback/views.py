@@ -17,7 +17,7 @@ from chat.models import Answer
 from feedback import charts
 from feedback.forms import ReviewForm, VoteFilterForm
 from feedback.models import Review
-from feedback.selectors import answer_passages, dashboard_data, vote_list
+from feedback.selectors import PassageView, answer_passages, dashboard_data, vote_list
 from feedback.services import review_submit
 
 
@@ -36,7 +36,8 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
 @staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    data = dashboard_data()
+    days = request.GET.get("days", "30")
+    data = dashboard_data(days=min(max(int(days), 1), 365) if days.isdigit() else 30)
     return render(request, "feedback/dashboard.html", {
         "data": data,
         "timeline": charts.timeline(data["timeline"]),
@@ -61,7 +62,7 @@ def answer_detail(request: HttpRequest, answer_id: int) -> HttpResponse:
                                pk=answer_id)
     passages = answer_passages(answer)
     review = Review.objects.filter(answer=answer).prefetch_related("labels__document").first()
-    form = ReviewForm(request.POST or None, passages=passages, initial=_initial(review))
+    form = ReviewForm(request.POST or None, passages=passages, initial=_initial(review, passages))
     if request.method == "POST" and form.is_valid():
         try:
             review_submit(answer=answer, reviewer=request.user, verdict=form.cleaned_data["verdict"],
@@ -77,8 +78,16 @@ def answer_detail(request: HttpRequest, answer_id: int) -> HttpResponse:
     })
 
 
-def _initial(review: Review | None) -> dict[str, Any]:
+def _initial(review: Review | None, passages: list[PassageView]) -> dict[str, Any]:
+    """The current review, with each label's quote in the box of the passage that holds it (so
+    saving again keeps the labels)."""
     if review is None:
         return {}
-    return {"verdict": review.verdict, "not_in_documents": review.not_in_documents,
-            "corrected_answer": review.corrected_answer}
+    initial: dict[str, Any] = {"verdict": review.verdict, "not_in_documents": review.not_in_documents,
+                               "corrected_answer": review.corrected_answer}
+    for label in review.labels.all():
+        holder = next((p for p in passages if p.document_id == label.document_id and label.quote
+                       and label.quote in p.text and f"quote_{p.chunk_id}" not in initial), None)
+        if holder is not None:
+            initial[f"quote_{holder.chunk_id}"] = label.quote
+    return initial

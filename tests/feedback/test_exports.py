@@ -5,6 +5,7 @@ import json
 import pytest
 from django.core.management import call_command
 
+from feedback.exports import redact_pii
 from feedback.models import Vote
 from feedback.services import ReviewSource, review_submit
 from ingestion.services import document_delete
@@ -84,3 +85,20 @@ def test_no_export_carries_the_text_of_a_deleted_document(tmp_path, reviewed):
     for kind in ("sft", "preferences", "retrieval"):
         exported = json.dumps(_export(tmp_path, kind))
         assert "Refunds are paid" not in exported and "Shipping takes" not in exported, kind
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("mail jo.smith+hr@corp.example.co.uk today", "mail [EMAIL] today"),
+    ("call (044) 123-4567 or +1 415 555 0100.", "call [PHONE] or [PHONE]."),
+    ("signed on 2024-03-15, 14 days, 250 francs, in 1998", "signed on 2024-03-15, 14 days, 250 francs, in 1998"),
+])
+def test_redaction_masks_contacts_and_leaves_dates_and_amounts(text, expected):
+    assert redact_pii(text) == expected
+
+
+def test_labels_survive_re_chunking(tmp_path, reviewed):
+    answer, document, right, contact, wrong = reviewed
+    document.chunks.all().delete()
+    [whole] = make_chunks(document, [TEXT])
+    rows = _export(tmp_path, "retrieval")
+    assert rows and {(r["positive_chunk_id"], r["positive"]) for r in rows} == {(whole.id, TEXT)}

@@ -42,10 +42,22 @@ def test_vote_down_with_a_reason_then_find_it_as_staff(live_server, owner, staff
         row.locator("a").click()
         page.wait_for_selector("#review-form")
         assert "cites the <b>wrong</b> page" in page.inner_text(".comment")  # shown as text, not HTML
-        page.locator(".passage input[type=checkbox]").first.check()
+        # Select a span of the first passage and take it as the quote (static/js/review.js).
+        page.evaluate("""() => {
+            const text = document.querySelector('.passage pre.chunk').firstChild;
+            const start = text.data.indexOf('twenty-eight days');
+            const range = document.createRange();
+            range.setStart(text, start); range.setEnd(text, start + 'twenty-eight days of paid leave'.length);
+            window.getSelection().removeAllRanges(); window.getSelection().addRange(range);
+        }""")
+        page.locator(".passage .use-selection").first.click()
+        assert page.locator(".passage textarea.quote").first.input_value() == "twenty-eight days of paid leave"
         page.check("input[name=verdict][value=correct]")
         page.click("#review-form button[type=submit]")
         page.wait_for_selector("#saved")
         page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
+        page.goto("/review/")
+        assert page.locator("#timeline rect").count() > 0 and "wrong_source" in page.inner_text("main")
+        page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     review = Review.objects.get()
-    assert review.verdict == "correct" and review.labels.count() == 1
+    assert review.verdict == "correct" and review.labels.get().quote == "twenty-eight days of paid leave"

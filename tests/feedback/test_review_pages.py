@@ -106,3 +106,30 @@ def test_whole_passage_and_not_in_documents(staff_client, answer):
     staff_client.post(f"/review/answers/{answer.id}/", {"verdict": "wrong", "not_in_documents": "on"})
     review = Review.objects.get()
     assert review.not_in_documents and not review.labels.exists()
+
+
+def test_saving_again_keeps_the_labels_shown_in_the_quote_boxes(staff_client, answer):
+    chunk_id = answer.trace["passages"][1]["chunk_id"]
+    url = f"/review/answers/{answer.id}/"
+    staff_client.post(url, {"verdict": "correct", f"quote_{chunk_id}": "use rocks as tools"})
+    page = staff_client.get(url).content.decode()
+    assert f'name="quote_{chunk_id}"' in page and ">\nuse rocks as tools</textarea>" in page
+
+
+def test_dashboard_counts_only_the_chosen_window(staff_client, owner, answer):
+    Vote.objects.create(answer=answer, user=owner, rating="down", reasons=["outdated"])
+    Vote.objects.update(updated_at=timezone.now() - dt.timedelta(days=10))
+    assert "outdated" not in staff_client.get("/review/?days=7").content.decode()
+    assert "outdated" in staff_client.get("/review/?days=30").content.decode()
+
+
+def test_vote_list_queries_do_not_grow_with_the_number_of_votes(staff_client, owner, django_user_model,
+                                                                 django_assert_max_num_queries, answer):
+    Vote.objects.create(answer=answer, user=owner, rating="down")
+    with django_assert_max_num_queries(8) as one:
+        staff_client.get("/review/votes/")
+    for n in range(5):
+        user = django_user_model.objects.create_user(username=f"voter{n}")
+        Vote.objects.create(answer=make_answer(user, question=f"q{n}", answer="a", chunks=[]), user=user, rating="up")
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        staff_client.get("/review/votes/")
