@@ -38,8 +38,9 @@ SEED = 2026
 USERS = 5
 
 
-def simulate(dataset: BeirDataset, collection: Collection, *, splits: int, users_per_query: int = 2,
+def simulate(dataset: BeirDataset, collection: Collection, *, splits: list[int], users_per_query: int = 2,
              log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Run the given splits (numbered from 1; split n shuffles with seed SEED + n - 1)."""
     # The same questions are embedded again and again (asked by several users, then measured in every
     # variant): remember each query's embedding for this run (the embedding is deterministic).
     embedder = get_embedder()
@@ -50,26 +51,33 @@ def simulate(dataset: BeirDataset, collection: Collection, *, splits: int, users
         del embedder.embed_query  # back to the class's method
 
 
-def _simulate(dataset: BeirDataset, collection: Collection, *, splits: int, users_per_query: int,
+def _simulate(dataset: BeirDataset, collection: Collection, *, splits: list[int], users_per_query: int,
               log: Callable[[str], None]) -> dict[str, Any]:
     documents = {d.original_filename: d for d in Document.objects.filter(collection=collection, status="indexed")}
     query_ids = sorted(q for q, rel in dataset.qrels.items()
                        if q in dataset.queries and any(g > 0 and d in documents for d, g in rel.items()))
     results = []
-    for split in range(splits):
+    for split in splits:
         order = list(query_ids)
-        random.Random(SEED + split).shuffle(order)
+        random.Random(SEED + split - 1).shuffle(order)
         train, test = order[: len(order) // 2], order[len(order) // 2:]
         with transaction.atomic():
-            results.append(_one_split(dataset, collection, documents, train, test, seed=SEED + split,
-                                      users_per_query=users_per_query, log=log))
+            results.append({"split": split, **_one_split(dataset, collection, documents, train, test,
+                                                         seed=SEED + split - 1, users_per_query=users_per_query,
+                                                         log=log)})
             transaction.set_rollback(True)  # reset every signal and learned row for the next split
-        log(format_row(split + 1, results[-1]))
+        log(format_row(split, results[-1]))
+    return summarise({"queries": len(query_ids), "users": USERS, "users_per_query": users_per_query,
+                      "splits": results})
+
+
+def summarise(report: dict[str, Any]) -> dict[str, Any]:
+    """The report with the mean over its splits (also for reports of separate runs put together)."""
+    results = sorted(report["splits"], key=lambda r: r["split"])
     variants = results[0]["after"].keys()
     mean = {"before": _mean(r["before"] for r in results),
             "after": {v: _mean(r["after"][v] for r in results) for v in variants}}
-    return {"queries": len(query_ids), "users": USERS, "users_per_query": users_per_query, "splits": results,
-            "mean": mean}
+    return {**report, "splits": results, "mean": mean}
 
 
 def _one_split(dataset: BeirDataset, collection: Collection, documents: dict[str, Document], train: list[str],
@@ -77,7 +85,8 @@ def _one_split(dataset: BeirDataset, collection: Collection, documents: dict[str
     for model in (SignalEvidence, RankingSignal, LearnedRanking):
         model.objects.all().delete()
     before = heldout_ndcg(dataset, test, collection, tuning=Tuning(), signals=False)
-    feed(dataset, train, collection, documents, rng=random.Random(seed), users_per_query=users_per_query)
+    feed(dataset, train, collection, documents, rng=random.Random(seed), users_per_query=users_per_query,
+         prefix=f"simulated-{seed}")
     rows = feedback_learn(log=log)
     learned = learned_tuning()
     after = {
@@ -93,15 +102,16 @@ def _one_split(dataset: BeirDataset, collection: Collection, documents: dict[str
 
 
 def feed(dataset: BeirDataset, train: list[str], collection: Collection, documents: dict[str, Document], *,
-         rng: random.Random, users_per_query: int) -> None:
+         rng: random.Random, users_per_query: int, prefix: str) -> None:
     """Each question is asked by `users_per_query` of the simulated users through the chat pipeline;
     each votes through the API (up when a relevant document was retrieved, else down with
     wrong_source), and a reviewer marks the relevant documents with a quote from each."""
     User = get_user_model()
-    users = [User.objects.create_user(username=f"simulated-user-{i}") for i in range(USERS)]
+    # Names per split, so that splits can run side by side in separate processes.
+    users = [User.objects.create_user(username=f"{prefix}-user-{i}") for i in range(USERS)]
     clients = {user.id: Client(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=user, name='simulation')[1]}")
                for user in users}
-    reviewer = User.objects.create_user(username="simulated-reviewer", is_staff=True)
+    reviewer = User.objects.create_user(username=f"{prefix}-reviewer", is_staff=True)
     for query_id in train:
         question = dataset.queries[query_id]
         relevant = [documents[d] for d, g in dataset.qrels[query_id].items() if g > 0 and d in documents]
@@ -151,6 +161,6 @@ def format_row(split: int | str, result: dict[str, Any]) -> str:
 def format_table(report: dict[str, Any]) -> str:
     variants = list(report["mean"]["after"])
     header = "| split | before | " + " | ".join(variants) + " |\n|---|---|" + "---|" * len(variants)
-    rows = [format_row(i, r) for i, r in enumerate(report["splits"], start=1)]
+    rows = [format_row(r["split"], r) for r in report["splits"]]
     rows.append(format_row("mean", report["mean"]))
     return "\n".join([header, *rows])
