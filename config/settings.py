@@ -294,3 +294,22 @@ UPLOAD_DAILY_BYTES = env_int("UPLOAD_DAILY_BYTES", 1024 * 1024 * 1024, minimum=0
 SIGN_IN_MAX_FAILURES = env_int("SIGN_IN_MAX_FAILURES", 5, minimum=0)
 SIGN_IN_FAILURE_WINDOW_SECONDS = env_int("SIGN_IN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
 AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
+
+# --- Feedback: ranking signals and what is learned from reviews (feedback.selectors) ---------------
+# A hit's fused score becomes score + |score| x adjustment, the adjustment bounded by
+# FEEDBACK_SIGNAL_MAX: a staff boost/demote counts FEEDBACK_SIGNAL_STAFF, each user's reviewed votes
+# on a source count FEEDBACK_SIGNAL_VOTE_STEP per vote, at most FEEDBACK_SIGNAL_USER_CAP votes per
+# user and source, halving every FEEDBACK_SIGNAL_HALF_LIFE_DAYS. "hide" always applies.
+FEEDBACK_SIGNALS = env_bool("FEEDBACK_SIGNALS", True)
+FEEDBACK_SIGNAL_MAX = env_float("FEEDBACK_SIGNAL_MAX", 0.25)
+FEEDBACK_SIGNAL_STAFF = env_float("FEEDBACK_SIGNAL_STAFF", 0.25)
+FEEDBACK_SIGNAL_VOTE_STEP = env_float("FEEDBACK_SIGNAL_VOTE_STEP", 0.02)
+FEEDBACK_SIGNAL_USER_CAP = env_float("FEEDBACK_SIGNAL_USER_CAP", 1.0)
+FEEDBACK_SIGNAL_HALF_LIFE_DAYS = env_float("FEEDBACK_SIGNAL_HALF_LIFE_DAYS", 90.0)
+# Learned fusion weights and query adapter (manage.py learn_from_feedback); false ignores them.
+FEEDBACK_LEARNED_FUSION = env_bool("FEEDBACK_LEARNED_FUSION", True)
+FEEDBACK_LEARNED_ADAPTER = env_bool("FEEDBACK_LEARNED_ADAPTER", True)
+# A learned candidate replaces the defaults only with this many labelled queries and when it gains
+# at least FEEDBACK_LEARN_MIN_GAIN nDCG@10 in cross-validation, losing on no more than half the folds.
+FEEDBACK_LEARN_MIN_EXAMPLES = env_int("FEEDBACK_LEARN_MIN_EXAMPLES", 20, minimum=2)
+FEEDBACK_LEARN_MIN_GAIN = env_float("FEEDBACK_LEARN_MIN_GAIN", 0.002)

@@ -4,9 +4,12 @@ Reviews are written on the review pages (/review/answers/<id>/), which check eve
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
-from feedback.models import AnswerEvent, Review, ReviewLabel, Vote
+from feedback.models import AnswerEvent, LearnedRanking, RankingSignal, Review, ReviewLabel, Vote
+from feedback.signals import ranking_signal_set
 
 
 @admin.register(Vote)
@@ -56,4 +59,46 @@ class ReviewAdmin(admin.ModelAdmin):
     inlines = [ReviewLabelInline]
 
     def has_add_permission(self, request: object) -> bool:
+        return False
+
+
+class RankingSignalForm(forms.ModelForm):
+    class Meta:
+        model = RankingSignal
+        fields = ("document", "chunk", "action", "note")
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        chunk, document = data.get("chunk"), data.get("document")
+        if chunk is not None and document is not None and chunk.document_id != document.id:
+            raise ValidationError("This chunk is not part of that document.")
+        return data
+
+
+@admin.register(RankingSignal)
+class RankingSignalAdmin(admin.ModelAdmin):
+    """Staff boost, demote or hide a document (leave chunk empty) or one of its chunks."""
+
+    form = RankingSignalForm
+
+    list_display = ("document", "chunk", "action", "set_by", "updated_at")
+    list_filter = ("action", "document__collection")
+    search_fields = ("document__original_filename", "note")
+    raw_id_fields = ("document", "chunk")
+
+    def save_model(self, request, obj, form, change):  # type: ignore[no-untyped-def]
+        obj.pk = ranking_signal_set(document=obj.document, chunk=obj.chunk, action=obj.action, note=obj.note,
+                                    set_by=request.user).pk
+
+
+@admin.register(LearnedRanking)
+class LearnedRankingAdmin(admin.ModelAdmin):
+    """What `manage.py learn_from_feedback` learned, and whether it won in cross-validation."""
+
+    list_display = ("kind", "active", "examples", "trained_at")
+    list_filter = ("kind", "active")
+    readonly_fields = ("kind", "active", "params", "embedding_model", "examples", "metrics", "trained_at")
+    exclude = ("matrix",)
+
+    def has_add_permission(self, request) -> bool:  # type: ignore[no-untyped-def]
         return False

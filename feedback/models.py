@@ -96,3 +96,78 @@ class ReviewLabel(models.Model):
     @property
     def source_deleted(self) -> bool:
         return self.document_id is None
+
+
+# -- Ranking signals and what was learned from reviews (read by retrieval through feedback.selectors) --
+
+
+class RankingSignal(models.Model):
+    """A staff decision about a whole document (chunk empty) or one of its chunks: boost, demote, or
+    hide it from every user's results (it stays indexed). A chunk-level signal ends when the
+    document is re-indexed (its chunks are replaced); a document-level one stays."""
+
+    class Action(models.TextChoices):
+        BOOST = "boost"
+        DEMOTE = "demote"
+        HIDE = "hide"
+
+    document = models.ForeignKey("ingestion.Document", on_delete=models.CASCADE, related_name="+")
+    chunk = models.ForeignKey("ingestion.Chunk", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    action = models.CharField(max_length=8, choices=Action.choices)
+    note = models.TextField(blank=True)
+    set_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["document"], condition=models.Q(chunk__isnull=True),
+                                    name="one_signal_per_document"),
+            models.UniqueConstraint(fields=["chunk"], condition=models.Q(chunk__isnull=False),
+                                    name="one_signal_per_chunk"),
+        ]
+
+    def __str__(self) -> str:
+        target = f"chunk {self.chunk_id} of " if self.chunk_id else ""
+        return f"{self.action} {target}document {self.document_id}"
+
+
+class SignalEvidence(models.Model):
+    """One user's reviewed vote about a source: +1 for a source the reviewer marked right, -1 for a
+    passage the answer used that the reviewer did not (from down-votes only). Rebuilt per answer
+    whenever its review or votes change; `created_at` is the vote's time, where decay starts."""
+
+    answer = models.ForeignKey("chat.Answer", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    document = models.ForeignKey("ingestion.Document", on_delete=models.CASCADE, related_name="+")
+    chunk = models.ForeignKey("ingestion.Chunk", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    value = models.SmallIntegerField()
+    created_at = models.DateTimeField()
+
+
+class LearnedRanking(models.Model):
+    """Parameters learned from reviewed feedback by `manage.py learn_from_feedback`. The newest row
+    of each kind is the one in force; `active` False records a candidate that did not clearly
+    beat the defaults on held-out labelled queries (search then uses the defaults)."""
+
+    class Kind(models.TextChoices):
+        FUSION = "fusion", "RRF weights per retriever"
+        ADAPTER = "adapter", "Linear adapter on the query embedding"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    active = models.BooleanField(default=False)
+    # fusion: {"bm25": w, "vector": w}; adapter: {"dimensions": n}
+    params = models.JSONField(default=dict)
+    # adapter: the n x n float32 matrix, row-major.
+    matrix = models.BinaryField(null=True, blank=True)
+    embedding_model = models.CharField(max_length=500, blank=True)
+    examples = models.PositiveIntegerField()
+    # nDCG@10 of the defaults and of the candidate in cross-validation, and why it was (not) kept.
+    metrics = models.JSONField(default=dict)
+    trained_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} learned {self.trained_at:%Y-%m-%d %H:%M} ({'active' if self.active else 'inactive'})"

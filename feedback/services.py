@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from chat.models import Answer
 from feedback.models import AnswerEvent, Review, ReviewLabel, Vote
+from feedback.signals import review_evidence_record
 from ingestion.models import Document
 
 
@@ -23,12 +24,14 @@ def answer_visible_to(*, user: Any, answer_id: int) -> Answer | None:
 @transaction.atomic
 def feedback_record(*, user: Any, answer: Answer, rating: str | None, reasons: list[str], comment: str) -> Vote | None:
     """Create or change the user's vote; rating None withdraws it."""
+    vote = None
     if rating is None:
         Vote.objects.filter(answer=answer, user=user).delete()
-        return None
-    vote, _ = Vote.objects.update_or_create(
-        answer=answer, user=user, defaults={"rating": rating, "reasons": sorted(set(reasons)), "comment": comment}
-    )
+    else:
+        vote, _ = Vote.objects.update_or_create(
+            answer=answer, user=user, defaults={"rating": rating, "reasons": sorted(set(reasons)), "comment": comment}
+        )
+    review_evidence_record(answer=answer)  # a reviewed answer's votes move its sources' ranking
     return vote
 
 
@@ -106,6 +109,7 @@ def review_submit(
                     char_end=start + len(source.quote))
         for source, document, start in located
     )
+    review_evidence_record(answer=answer)  # its votes now count as ranking signals
     return review
 
 

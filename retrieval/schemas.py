@@ -18,6 +18,7 @@ class ScoresOut(Schema):
     vector: float | None
     fused: float | None
     rerank: float | None
+    signal: float | None = None
 
 
 class SearchHitOut(Schema):

@@ -14,12 +14,13 @@ import numpy as np
 
 from django.conf import settings
 
+from feedback.ranking import learned_tuning, ranking_signals
 from ingestion.embedding import get_embedder
 from ingestion.models import Chunk
 from retrieval.bm25 import BM25Retriever
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.rerank import RerankUnavailable, get_reranker
-from retrieval.types import RerankInfo, ScoredChunk, SearchResult, StageScores
+from retrieval.types import RerankInfo, ScoredChunk, SearchResult, Signal, StageScores, Tuning
 from retrieval.vector import VectorRetriever
 
 Mode = Literal["hybrid", "bm25", "vector"]
@@ -60,17 +61,22 @@ def search(
     rerank: bool = True,
     candidates: int | None = None,
     rerank_top_n: int | None = None,
+    tuning: Tuning | None = None,
+    signals: bool = True,
 ) -> SearchResult:
     """The `top_k` best chunks for `query` in the given collections, with every stage's score.
 
     `collection_ids` must come from accounts.access (what the caller may read): both retrievers
-    filter by it inside their SQL."""
+    filter by it inside their SQL. Feedback shapes the ranking: `tuning` (default: what was learned
+    from reviews, feedback.selectors.learned_tuning) weights the fusion and adapts the query
+    embedding; with `signals`, staff and vote signals adjust fused scores and hidden chunks drop out."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     started = time.perf_counter()
     pool = candidates if candidates is not None else max(settings.RETRIEVAL_CANDIDATES, top_k)
     bm25, vector = _retrievers()
-    timings: dict[str, float] = {"bm25": 0.0, "vector": 0.0, "fusion": 0.0, "rerank": 0.0}
+    tuning = tuning if tuning is not None else learned_tuning()
+    timings: dict[str, float] = {"bm25": 0.0, "vector": 0.0, "signals": 0.0, "fusion": 0.0, "rerank": 0.0}
     scores: dict[int, StageScores] = {}
     ranks: dict[int, dict[str, int | None]] = {}
 
@@ -87,20 +93,30 @@ def search(
         t = time.perf_counter()
         lists["bm25"] = [(h.chunk_id, h.score) for h in bm25.run(query, collection_ids=collection_ids, top_k=pool)]
         timings["bm25"] = _ms(t)
-        note("bm25", lists["bm25"])
     if mode in ("hybrid", "vector"):
         query_vector, embed_ms = embedding.result() if embedding is not None else _embed_query(query)
         t = time.perf_counter()
         lists["vector"] = [
-            (h.chunk_id, h.score) for h in vector.run(query_vector, collection_ids=collection_ids, top_k=pool)
+            (h.chunk_id, h.score)
+            for h in vector.run(tuning.adapt(query_vector), collection_ids=collection_ids, top_k=pool)
         ]
         timings["vector"] = round(embed_ms + _ms(t), 2)  # embedding + index search
-        note("vector", lists["vector"])
+    t = time.perf_counter()
+    chunk_signals: dict[int, Signal] = {}
+    if signals and settings.FEEDBACK_SIGNALS:
+        chunk_signals = ranking_signals(sorted({cid for lst in lists.values() for cid, _ in lst}))
+    hidden = {cid for cid, signal in chunk_signals.items() if signal.hidden}
+    lists = {name: [pair for pair in lst if pair[0] not in hidden] for name, lst in lists.items()}
+    timings["signals"] = _ms(t)
+    for name, lst in lists.items():
+        note(name, lst)
     t = time.perf_counter()
     if mode == "hybrid":
-        fused = reciprocal_rank_fusion([[cid for cid, _ in lst] for lst in lists.values()], k=settings.RRF_K)
+        fused = reciprocal_rank_fusion([[cid for cid, _ in lst] for lst in lists.values()], k=settings.RRF_K,
+                                       weights=[tuning.weight(name) for name in lists])
     else:
         fused = lists[mode]
+    fused = _with_signals(fused, chunk_signals, scores)
     note("fused", fused)
     timings["fusion"] = _ms(t)
 
@@ -124,13 +140,32 @@ def search(
         except RerankUnavailable as exc:
             rerank_info = RerankInfo(applied=False, reason=str(exc))
         timings["rerank"] = _ms(t)
-    results = [_scored(chunks[cid], scores[cid], ranks[cid]) for cid in ordered[:top_k] if cid in chunks]
+    notes = {cid: signal.note for cid, signal in chunk_signals.items()}
+    results = [_scored(chunks[cid], scores[cid], ranks[cid], notes) for cid in ordered[:top_k] if cid in chunks]
     timings["total"] = _ms(started)
     stages = {
-        stage: [_scored(chunks[cid], scores[cid], ranks[cid]) for cid, _ in lst[:top_k] if cid in chunks]
+        stage: [_scored(chunks[cid], scores[cid], ranks[cid], notes) for cid, _ in lst[:top_k] if cid in chunks]
         for stage, lst in [*lists.items(), ("fused", fused)]
     }
-    return SearchResult(results=results, rerank=rerank_info, timings_ms=timings, stages=stages)
+    return SearchResult(results=results, rerank=rerank_info, timings_ms=timings, stages=stages, hidden=len(hidden),
+                        tuning=tuning)
+
+
+def _with_signals(
+    fused: list[tuple[int, float]], chunk_signals: dict[int, Signal], scores: dict[int, StageScores]
+) -> list[tuple[int, float]]:
+    """Each fused score moved by its signal: score + |score| x adjustment (the adjustment is bounded,
+    so a signal can lift or sink a hit among its neighbours, never above any score ratio)."""
+    if not chunk_signals:
+        return fused
+    adjusted = []
+    for cid, score in fused:
+        signal = chunk_signals.get(cid)
+        if signal is not None and signal.adjustment:
+            scores.setdefault(cid, StageScores()).signal = signal.adjustment
+            score += abs(score) * signal.adjustment
+        adjusted.append((cid, score))
+    return sorted(adjusted, key=lambda pair: (-pair[1], pair[0]))
 
 
 def _load_chunks(chunk_ids: list[int]) -> dict[int, Chunk]:
@@ -141,7 +176,7 @@ def _load_chunks(chunk_ids: list[int]) -> dict[int, Chunk]:
     return {row.id: row for row in rows}
 
 
-def _scored(chunk: Chunk, scores: StageScores, ranks: dict[str, int | None]) -> ScoredChunk:
+def _scored(chunk: Chunk, scores: StageScores, ranks: dict[str, int | None], notes: dict[int, str]) -> ScoredChunk:
     return ScoredChunk(
         chunk_id=chunk.id,
         document_id=chunk.document_id,
@@ -153,4 +188,5 @@ def _scored(chunk: Chunk, scores: StageScores, ranks: dict[str, int | None]) -> 
         text=chunk.text,
         scores=scores,
         ranks=dict(ranks),
+        signal_note=notes.get(chunk.id, ""),
     )

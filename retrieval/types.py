@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 
 @dataclass
 class StageScores:
@@ -11,6 +13,8 @@ class StageScores:
     vector: float | None = None
     fused: float | None = None
     rerank: float | None = None
+    # The feedback signal's adjustment of the fused score (score + |score| x signal), if any.
+    signal: float | None = None
 
 
 @dataclass
@@ -26,6 +30,8 @@ class ScoredChunk:
     scores: StageScores = field(default_factory=StageScores)
     # 1-based rank in each stage's list (None: the stage did not see this chunk).
     ranks: dict[str, int | None] = field(default_factory=dict)
+    # Why a feedback signal applies ("staff: boost document; votes +1.00 from 2 users").
+    signal_note: str = ""
 
 
 @dataclass
@@ -41,3 +47,36 @@ class SearchResult:
     timings_ms: dict[str, float]
     # Each stage's own ranking, for the retrieval lab and the answer trace.
     stages: dict[str, list[ScoredChunk]] = field(default_factory=dict)
+    # Candidates that staff hid, and the learned tuning that applied.
+    hidden: int = 0
+    tuning: Tuning | None = None
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A feedback signal on one chunk: a bounded score adjustment, or hidden from everyone."""
+
+    adjustment: float
+    hidden: bool = False
+    note: str = ""
+
+
+@dataclass
+class Tuning:
+    """What search takes from learned feedback: RRF weights per retriever (missing: 1.0) and a
+    linear adapter applied to the query embedding (None: the embedding as it is)."""
+
+    fusion_weights: dict[str, float] = field(default_factory=dict)
+    query_adapter: np.ndarray | None = None
+    # One line per learned part that applies, for the retrieval lab.
+    notes: list[str] = field(default_factory=list)
+
+    def weight(self, retriever: str) -> float:
+        return self.fusion_weights.get(retriever, 1.0)
+
+    def adapt(self, query_vector: np.ndarray) -> np.ndarray:
+        if self.query_adapter is None:
+            return query_vector
+        adapted = self.query_adapter @ query_vector
+        norm = float(np.linalg.norm(adapted))
+        return adapted / norm if norm > 0 else query_vector

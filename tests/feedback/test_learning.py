@@ -1,0 +1,139 @@
+"""What is learned from reviews (fusion weights, query adapter) is honoured by search() and falls
+back to the defaults cleanly when absent, inactive, switched off or made for another model."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+
+from feedback.learning import feedback_learn
+from feedback.models import LearnedRanking
+from ingestion.embedding import configured_model
+from ingestion.models import Chunk, Collection
+from ingestion.parsing import Element
+from ingestion.services import collection_create, documents_index_elements
+from retrieval.search import search
+
+pytestmark = pytest.mark.django_db
+
+TEXTS = {
+    "zurich.txt": "Hotel nights in Zurich are reimbursed up to 240 francs.",
+    "laptops.txt": "Laptops are replaced every four years by the IT desk.",
+    "lunch.txt": "Lunch is served in the cafeteria from noon until two.",
+    "trains.txt": "Employees travel by train in second class for short trips.",
+}
+
+
+@pytest.fixture
+def corpus() -> Collection:
+    collection = collection_create(slug="learned", name="learned")
+    documents_index_elements(collection=collection, items=[(name, [Element(kind="NarrativeText", text=text)])
+                                                           for name, text in TEXTS.items()])
+    return collection
+
+
+def hybrid(collection: Collection, query: str = "where do we eat lunch on a trip"):  # type: ignore[no-untyped-def]
+    return search(query, collection_ids=[collection.id], top_k=10, mode="hybrid", rerank=False)
+
+
+def adapter_towards(chunk: Chunk, query: str) -> np.ndarray:
+    """A rank-one adapter that maps this (unit) query embedding onto the chunk's own embedding."""
+    from ingestion.embedding import get_embedder
+
+    return np.outer(np.asarray(chunk.embedding, dtype=np.float32), get_embedder().embed_query(query)).astype(np.float32)
+
+
+def store_adapter(matrix: np.ndarray, *, active: bool = True, model: str | None = None) -> LearnedRanking:
+    return LearnedRanking.objects.create(kind="adapter", active=active, params={"dimensions": matrix.shape[0]},
+                                         matrix=matrix.tobytes(), examples=30,
+                                         embedding_model=model if model is not None else configured_model()[0])
+
+
+def test_without_anything_learned_search_uses_the_defaults(corpus):
+    result = hybrid(corpus)
+    assert result.tuning is not None and result.tuning.notes == [] and result.tuning.fusion_weights == {}
+    for hit in result.results:
+        expected = sum(1.0 / (60 + rank) for stage, rank in hit.ranks.items() if stage in ("bm25", "vector") and rank)
+        assert hit.scores.fused == pytest.approx(expected)
+
+
+def test_learned_fusion_weights_are_honoured(corpus, settings):
+    LearnedRanking.objects.create(kind="fusion", active=True, params={"bm25": 1.0, "vector": 4.0}, examples=40)
+    result = hybrid(corpus)
+    assert "fusion weights bm25 1.00 · vector 4.00" in result.tuning.notes[0]
+    for hit in result.results:
+        expected = (1.0 / (60 + hit.ranks["bm25"]) if hit.ranks.get("bm25") else 0.0) + \
+                   (4.0 / (60 + hit.ranks["vector"]) if hit.ranks.get("vector") else 0.0)
+        assert hit.scores.fused == pytest.approx(expected)
+    settings.FEEDBACK_LEARNED_FUSION = False
+    assert hybrid(corpus).tuning.fusion_weights == {}
+
+
+def test_an_inactive_row_leaves_the_defaults_in_force(corpus):
+    LearnedRanking.objects.create(kind="fusion", active=True, params={"bm25": 1.0, "vector": 4.0}, examples=40)
+    LearnedRanking.objects.create(kind="fusion", active=False, params={"bm25": 1.0, "vector": 0.25}, examples=41)
+    assert hybrid(corpus).tuning.fusion_weights == {}
+
+
+def test_the_query_adapter_is_applied_to_the_query_embedding(corpus, settings):
+    target = Chunk.objects.get(document__original_filename="laptops.txt")
+    plain = search("hotel nights in Zurich", collection_ids=[corpus.id], mode="vector", rerank=False).results
+    assert plain[0].filename == "zurich.txt"
+    store_adapter(adapter_towards(target, "hotel nights in Zurich"))
+    adapted = search("hotel nights in Zurich", collection_ids=[corpus.id], mode="vector", rerank=False).results
+    assert adapted[0].filename == "laptops.txt" and adapted[0].scores.vector == pytest.approx(1.0, abs=0.01)
+    settings.FEEDBACK_LEARNED_ADAPTER = False
+    off = search("hotel nights in Zurich", collection_ids=[corpus.id], mode="vector", rerank=False).results
+    assert off[0].filename == "zurich.txt"
+
+
+def test_an_adapter_made_for_another_embedding_model_is_ignored(corpus):
+    store_adapter(adapter_towards(Chunk.objects.get(document__original_filename="laptops.txt"), "hotel nights in Zurich"),
+                  model="other-model")
+    result = search("hotel nights in Zurich", collection_ids=[corpus.id], mode="vector", rerank=False)
+    assert result.results[0].filename == "zurich.txt" and result.tuning.query_adapter is None
+
+
+def test_learning_from_too_few_reviews_keeps_the_defaults(corpus):
+    rows = feedback_learn(log=lambda line: None)
+    assert {row.kind for row in rows} == {"fusion", "adapter"}
+    assert not any(row.active for row in rows) and "fewer than" in rows[0].metrics["why"]
+    assert hybrid(corpus).tuning.notes == []
+
+
+def beir_folder(root):  # type: ignore[no-untyped-def]
+    """A small BEIR-format dataset: 12 topics, 3 documents each, one question per topic."""
+    topics = ["otters", "glaciers", "volcanoes", "tulips", "comets", "beetles", "violins", "lighthouses",
+              "cheese", "bridges", "falcons", "deserts"]
+    corpus, queries, qrels = [], [], ["query-id\tcorpus-id\tscore"]
+    for t, topic in enumerate(topics):
+        for k in range(3):
+            corpus.append({"_id": f"d{t}-{k}", "title": f"{topic.title()} note {k}",
+                           "text": f"This note {k} is about {topic}. Facts on {topic} number {k * 7 + t}."})
+        queries.append({"_id": f"q{t}", "text": f"Which note explains {topic} facts number {t}?"})
+        qrels.append(f"q{t}\td{t}-0\t1")
+    root.mkdir()
+    (root / "qrels").mkdir()
+    with gzip.open(root / "corpus.jsonl.gz", "wt") as handle:
+        handle.write("\n".join(json.dumps(row) for row in corpus))
+    (root / "queries.jsonl").write_text("\n".join(json.dumps(row) for row in queries))
+    (root / "qrels" / "test.tsv").write_text("\n".join(qrels) + "\n")
+    return root
+
+
+def test_the_simulation_runs_the_real_path_and_leaves_nothing_behind(tmp_path, settings):
+    settings.FEEDBACK_LEARN_MIN_EXAMPLES = 4
+    out = tmp_path / "simulation.json"
+    call_command("simulate_feedback", "--dataset", str(beir_folder(tmp_path / "tiny")), "--splits", "1",
+                 "--users-per-query", "2", "--json", str(out))
+    report = json.loads(out.read_text())
+    split = report["splits"][0]
+    assert split["train"] == 6 and split["test"] == 6
+    assert set(split["after"]) == {"signals only", "fusion weights only", "adapter only", "all"}
+    assert {"fusion", "adapter"} == set(split["learned"])
+    assert "cv_gain_per_fold" in split["learned"]["fusion"]["metrics"]
+    assert not LearnedRanking.objects.exists()  # every split is rolled back
