@@ -97,6 +97,7 @@ def torch_threads_apply() -> None:
 class _Encoder(Protocol):
     dimensions: int
     max_tokens: int
+    tokenizer: Any
 
     def count_tokens(self, text: str) -> int: ...
 
@@ -117,6 +118,7 @@ class TorchEncoder:
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dimensions = int(getter())
         self.max_tokens = int(self.model.max_seq_length)
+        self.tokenizer: Any = self.model.tokenizer
 
     def count_tokens(self, text: str) -> int:
         tokenizer: Any = self.model.tokenizer
@@ -256,6 +258,11 @@ class Embedder:
     def max_tokens(self) -> int:
         """Longest input (in model tokens, special tokens included) the model reads whole."""
         return self.encoder.max_tokens
+
+    @property
+    def tokenizer(self) -> Any:
+        """The model's Hugging Face tokenizer (for counting the tokens of many texts at once)."""
+        return self.encoder.tokenizer
 
     def count_tokens(self, text: str) -> int:
         """Model tokens of `text` once wrapped in the special tokens ([CLS] ... [SEP])."""

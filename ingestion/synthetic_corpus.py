@@ -100,7 +100,7 @@ def _sentence_pool_read(
                     if len(sentence.split()) >= MIN_SENTENCE_WORDS:
                         seen.setdefault(sentence, None)
     texts = list(seen)
-    tokenizer = embedder.model.tokenizer
+    tokenizer = embedder.tokenizer
     counts: list[int] = []
     for start in range(0, len(texts), 2048):
         encoded = tokenizer(texts[start : start + 2048], add_special_tokens=False, truncation=False)["input_ids"]
