@@ -1,5 +1,5 @@
-"""Periodic retention purge: schedule `feedback.tasks.feedback_purge_task` daily (Celery beat or
-cron running `manage.py purge_feedback`)."""
+"""Retention purge as a task, for deployments that prefer Celery beat; every worker also purges
+hourly on its own (ingestion.worker), and `manage.py purge_feedback` runs it by hand."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10
+PURGE_EVERY_BEATS = 360  # hourly
 _stop = threading.Event()
 
 
@@ -54,9 +55,23 @@ def _beat(hostname: str) -> None:
             if beats % 6 == 0:
                 # A child killed at the hard time limit leaves its document in processing.
                 documents_requeue_stale(include_queued=False)
+            if beats % PURGE_EVERY_BEATS == 1:
+                # Retention (FEEDBACK_RETENTION_DAYS) needs no separate scheduler: every worker
+                # purges hourly; the purge is idempotent, so several workers do no harm.
+                _retention_purge()
         except Exception:
             logger.exception("could not write the worker heartbeat")
         _stop.wait(HEARTBEAT_SECONDS)
+
+
+def _retention_purge() -> None:
+    from django.conf import settings
+
+    from feedback.services import feedback_purge
+
+    purged = feedback_purge(older_than_days=settings.FEEDBACK_RETENTION_DAYS)
+    if any(purged.values()):
+        logger.info("retention purge (older than %d days): %s", settings.FEEDBACK_RETENTION_DAYS, purged)
 
 
 @worker_ready.connect
