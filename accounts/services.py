@@ -7,11 +7,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import ApiToken
+from ingestion.models import Collection
+
+from accounts.models import ApiToken, CollectionMembership, Role
 
 logger = logging.getLogger(__name__)
 
@@ -23,12 +25,20 @@ def token_hash(raw: str) -> str:
 
 
 @transaction.atomic
-def api_token_create(*, user: AbstractUser, name: str = "") -> tuple[ApiToken, str]:
-    """Create a token; returns it with the raw secret, which is never stored."""
+def api_token_create(
+    *, user: AbstractUser, name: str = "", read_only: bool = False, collections: list[Collection] | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token; returns it with the raw secret, which is never stored.
+
+    `read_only`: search and chat only. `collections`: the token reads only these (and only
+    those its user may read); None reads whatever its user may."""
     raw = "fn_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, name=name, prefix=raw[:STORED_PREFIX_LENGTH], token_hash=token_hash(raw)
+        user=user, name=name, prefix=raw[:STORED_PREFIX_LENGTH], token_hash=token_hash(raw),
+        read_only=read_only, collections_limited=collections is not None,
     )
+    if collections:
+        token.collections.set(collections)
     return token, raw
 
 
@@ -66,3 +76,39 @@ def admin_ensure_on_migrate(sender: Any, using: str = "default", **kwargs: Any) 
     if using != "default" or settings.DATABASES["default"]["NAME"].startswith("test_"):
         return
     admin_ensure()
+
+
+# -- collections and their members (staff and managers, from accounts.views) -------------------
+
+
+@transaction.atomic
+def membership_set(
+    *, collection: Collection, role: str, user: AbstractUser | None = None, group: Group | None = None
+) -> CollectionMembership:
+    """Give `user` or `group` (exactly one) `role` in `collection`, adding or changing it."""
+    if (user is None) == (group is None):
+        raise ValueError("give a user or a group")
+    membership, _ = CollectionMembership.objects.update_or_create(
+        collection=collection, user=user, group=group, defaults={"role": Role(role)}
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: CollectionMembership) -> None:
+    membership.delete()
+
+
+@transaction.atomic
+def collection_rename(*, collection: Collection, name: str) -> Collection:
+    collection.name = name
+    collection.save(update_fields=["name"])
+    return collection
+
+
+@transaction.atomic
+def collection_archive_set(*, collection: Collection, archived: bool) -> Collection:
+    """Archive (hide from pickers, search, chat and uploads; keep the data) or restore."""
+    collection.archived_at = timezone.now() if archived else None
+    collection.save(update_fields=["archived_at"])
+    return collection

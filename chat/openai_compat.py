@@ -13,12 +13,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import collection_readable, collections_readable
-from accounts.auth import TokenAuth
+from accounts.access import access_collection, collections_readable
+from accounts.auth import token_for
 from chat.services import answer_events, conversation_create
 
 
@@ -30,7 +30,9 @@ def _user(request: HttpRequest) -> Any:
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         return None
-    return TokenAuth().authenticate(request, header.split(" ", 1)[1].strip())
+    # A read-only token may use both endpoints: listing models and asking are reads.
+    token = token_for(header.split(" ", 1)[1].strip())
+    return token.user if token is not None else None
 
 
 @csrf_exempt
@@ -60,8 +62,9 @@ def chat_completions(request: HttpRequest) -> HttpResponse:
     questions = [content for role, content in turns if role == "user"]
     if not questions:
         return _error(400, "`messages` needs at least one user message.")
-    collection = collection_readable(user, slug)
-    if collection is None:
+    try:
+        collection = access_collection(user, slug)
+    except Http404:
         return _error(404, f"The model '{slug}' does not exist.", "not_found_error")
     history = [(q, a) for (rq, q), (ra, a) in zip(turns, turns[1:]) if rq == "user" and ra == "assistant"]
     conversation = conversation_create(owner=user, collection=collection, title=questions[-1][:80])

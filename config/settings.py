@@ -234,3 +234,8 @@ CHAT_SURE_VECTOR_SCORE = env_float("CHAT_SURE_VECTOR_SCORE", 0.55)
 CHAT_MIN_VECTOR_SCORE = env_float("CHAT_MIN_VECTOR_SCORE", 0.25)
 CHAT_MIN_KEYWORD_COVERAGE = env_float("CHAT_MIN_KEYWORD_COVERAGE", 0.5)
 CHAT_MAX_QUESTION_CHARS = env_int("CHAT_MAX_QUESTION_CHARS", 2000, minimum=1)
+
+# --- Collections and permissions (accounts.access) ----------------------------------------------
+# Whether every signed-in user is a contributor of the `default` collection (search, chat, upload
+# and delete their own uploads). Off: only its members (and staff) see it.
+DEFAULT_COLLECTION_OPEN = env_bool("DEFAULT_COLLECTION_OPEN", True)
