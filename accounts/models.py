@@ -64,3 +64,63 @@ class CollectionMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user or self.group} is {self.role} of {self.collection}"
+
+
+class AuditQuerySet(models.QuerySet["AuditEvent"]):
+    """Bulk writes are refused: the audit log only grows (see accounts.audit for the one purge)."""
+
+    def update(self, **kwargs: object) -> int:
+        raise PermissionError("the audit log is append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("the audit log is append-only")
+
+
+class AuditEvent(models.Model):
+    """One security-relevant event. Append-only: the ORM refuses changes, and a database trigger
+    (migration 0002) refuses UPDATE and DELETE from any client."""
+
+    class Action(models.TextChoices):
+        SIGN_IN = "sign_in"
+        SIGN_IN_FAILED = "sign_in_failed"
+        TOKEN_CREATED = "token_created"
+        TOKEN_REVOKED = "token_revoked"
+        MEMBERSHIP_CHANGED = "membership_changed"
+        ROLE_CHANGED = "role_changed"
+        COLLECTION_CHANGED = "collection_changed"
+        UPLOAD = "upload"
+        DELETE = "delete"
+        CONVERSATION_VIEWED_BY_STAFF = "conversation_viewed_by_staff"
+        LIMIT_TRIPPED = "limit_tripped"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # No database constraint: deleting a user must not rewrite (or lose) their audit rows;
+    # actor_username keeps who it was.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=40, choices=Action.choices, db_index=True)
+    target_type = models.CharField(max_length=60, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["actor", "-created_at"])]
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise PermissionError("the audit log is append-only")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise PermissionError("the audit log is append-only")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action} {self.target_label}"

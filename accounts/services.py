@@ -11,9 +11,9 @@ from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 from django.utils import timezone
 
-from ingestion.models import Collection
-
+from accounts.audit import Action, audit_record
 from accounts.models import ApiToken, CollectionMembership, Role
+from ingestion.models import Collection
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +26,11 @@ def token_hash(raw: str) -> str:
 
 @transaction.atomic
 def api_token_create(
-    *, user: AbstractUser, name: str = "", read_only: bool = False, collections: list[Collection] | None = None
+    *, user: AbstractUser, name: str = "", read_only: bool = False, collections: list[Collection] | None = None,
+    actor: AbstractUser | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token; returns it with the raw secret, which is never stored.
+    """Create a token; returns it with the raw secret, which is never stored. `actor` is who
+    asked for it, when not `user` (None from the command line).
 
     `read_only`: search and chat only. `collections`: the token reads only these (and only
     those its user may read); None reads whatever its user may."""
@@ -39,18 +41,25 @@ def api_token_create(
     )
     if collections:
         token.collections.set(collections)
+    audit_record(
+        action=Action.TOKEN_CREATED, actor=actor, target=token, user=user.get_username(), name=name,
+        read_only=read_only, collections=[c.slug for c in collections] if collections is not None else None,
+    )
     return token, raw
 
 
 @transaction.atomic
-def api_token_revoke(*, prefix: str) -> int:
+def api_token_revoke(*, prefix: str, actor: AbstractUser | None = None) -> int:
     """Revoke the active tokens that start with `prefix` (or equal it); returns how many."""
     if len(prefix) < 6:
         raise ValueError("give at least the first 6 characters of the token")
     active = ApiToken.objects.filter(revoked_at__isnull=True)
     by_hash = active.filter(token_hash=token_hash(prefix))
     matching = by_hash if by_hash.exists() else active.filter(prefix__startswith=prefix[:STORED_PREFIX_LENGTH])
-    return matching.update(revoked_at=timezone.now())
+    revoked = list(matching.select_related("user").select_for_update())
+    for token in revoked:
+        audit_record(action=Action.TOKEN_REVOKED, actor=actor, target=token, user=token.user.get_username())
+    return ApiToken.objects.filter(pk__in=[t.pk for t in revoked]).update(revoked_at=timezone.now())
 
 
 def admin_ensure(*, stdout: Any = None) -> str | None:
@@ -79,36 +88,65 @@ def admin_ensure_on_migrate(sender: Any, using: str = "default", **kwargs: Any) 
 
 
 # -- collections and their members (staff and managers, from accounts.views) -------------------
+# Every change is written to the audit log with the actor who made it.
+
+
+def _member_label(membership: CollectionMembership) -> str:
+    return f"user {membership.user.get_username()}" if membership.user else f"group {membership.group}"
 
 
 @transaction.atomic
 def membership_set(
-    *, collection: Collection, role: str, user: AbstractUser | None = None, group: Group | None = None
+    *, collection: Collection, role: str, actor: AbstractUser | None,
+    user: AbstractUser | None = None, group: Group | None = None,
 ) -> CollectionMembership:
     """Give `user` or `group` (exactly one) `role` in `collection`, adding or changing it."""
     if (user is None) == (group is None):
         raise ValueError("give a user or a group")
+    previous = CollectionMembership.objects.filter(collection=collection, user=user, group=group).first()
     membership, _ = CollectionMembership.objects.update_or_create(
         collection=collection, user=user, group=group, defaults={"role": Role(role)}
     )
+    if previous is None:
+        audit_record(action=Action.MEMBERSHIP_CHANGED, actor=actor, target=collection, change="added",
+                     member=_member_label(membership), role=membership.role)
+    elif previous.role != membership.role:
+        audit_record(action=Action.ROLE_CHANGED, actor=actor, target=collection, member=_member_label(membership),
+                     role_before=previous.role, role=membership.role)
     return membership
 
 
 @transaction.atomic
-def membership_remove(*, membership: CollectionMembership) -> None:
+def membership_remove(*, membership: CollectionMembership, actor: AbstractUser | None) -> None:
+    audit_record(action=Action.MEMBERSHIP_CHANGED, actor=actor, target=membership.collection, change="removed",
+                 member=_member_label(membership), role=membership.role)
     membership.delete()
 
 
 @transaction.atomic
-def collection_rename(*, collection: Collection, name: str) -> Collection:
+def collection_add(*, slug: str, name: str, actor: AbstractUser | None) -> Collection:
+    """A new user collection (with its own vector index), created by staff."""
+    from ingestion.services import collection_create
+
+    collection = collection_create(slug=slug, name=name)
+    audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=collection, change="created")
+    return collection
+
+
+@transaction.atomic
+def collection_rename(*, collection: Collection, name: str, actor: AbstractUser | None) -> Collection:
+    audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=collection, change="renamed",
+                 name_before=collection.name, name=name)
     collection.name = name
     collection.save(update_fields=["name"])
     return collection
 
 
 @transaction.atomic
-def collection_archive_set(*, collection: Collection, archived: bool) -> Collection:
+def collection_archive_set(*, collection: Collection, archived: bool, actor: AbstractUser | None) -> Collection:
     """Archive (hide from pickers, search, chat and uploads; keep the data) or restore."""
     collection.archived_at = timezone.now() if archived else None
     collection.save(update_fields=["archived_at"])
+    audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=collection,
+                 change="archived" if archived else "restored")
     return collection

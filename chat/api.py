@@ -13,7 +13,7 @@ from accounts.access import access_collection, collections_readable
 from chat import llm
 from chat.models import Conversation
 from chat.schemas import AnswerOut, ChatIn, ConversationDetailOut, ConversationIn, ConversationOut, ConversationPatch
-from chat.services import answer_as_dict, answer_create, answer_events, conversation_create
+from chat.services import answer_as_dict, answer_create, answer_events, conversation_create, conversation_open
 
 router = Router(tags=["chat"])
 
@@ -52,9 +52,13 @@ def conversations_create(request: HttpRequest, payload: ConversationIn) -> Statu
     return Status(201, _conversation_dict(conversation_create(owner=request.user, collection=collection, title=payload.title)))
 
 
-@router.get("/conversations/{conversation_id}", response=ConversationDetailOut)
+@router.get("/conversations/{conversation_id}", response=ConversationDetailOut,
+            summary="One conversation with its answers (staff may open anyone's; that is audited)")
 def conversations_get(request: HttpRequest, conversation_id: int) -> dict[str, Any]:
-    return _conversation_dict(_own_conversation(request, conversation_id), with_answers=True)
+    conversation = conversation_open(user=request.user, conversation_id=conversation_id)
+    if conversation is None:
+        raise HttpError(404, "No such conversation.")
+    return _conversation_dict(conversation, with_answers=True)
 
 
 @router.patch("/conversations/{conversation_id}", response=ConversationOut)

@@ -11,6 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from accounts.access import collection_readable
+from accounts.audit import Action, audit_record
 from chat import llm
 from chat.citations import check_citations
 from chat.models import Answer, Conversation
@@ -26,6 +28,22 @@ Event = tuple[str, dict[str, Any]]
 
 def conversation_create(*, owner: Any, collection: Collection, title: str = "") -> Conversation:
     return Conversation.objects.create(owner=owner, collection=collection, title=title[:200])
+
+
+def conversation_open(*, user: Any, conversation_id: int) -> Conversation | None:
+    """The conversation for reading: the user's own, or for staff anyone's (each such look at
+    another user's conversation is written to the audit log). None when it does not exist, is
+    not the user's to read, or lies in a collection the user may not read."""
+    conversation = Conversation.objects.select_related("collection", "owner").filter(pk=conversation_id).first()
+    if conversation is None or collection_readable(user, conversation.collection.slug) is None:
+        return None
+    if conversation.owner_id == user.pk:
+        return conversation
+    if not user.is_staff:
+        return None
+    audit_record(action=Action.CONVERSATION_VIEWED_BY_STAFF, actor=user, target=conversation,
+                 owner=conversation.owner.get_username(), collection=conversation.collection.slug)
+    return conversation
 
 
 def answer_as_dict(answer: Answer) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def document_retry_endpoint(request: HttpRequest, document_id: int) -> Status:
 
 @router.delete("/documents/{document_id}", response={204: None}, summary="Delete a document and its chunks")
 def document_delete_endpoint(request: HttpRequest, document_id: int) -> Status:
-    document_delete(document=access_document(request.user, document_id, change=True))
+    document_delete(document=access_document(request.user, document_id, change=True), actor=request.user)
     return Status(204, None)
 
 

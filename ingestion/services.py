@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.audit import Action, audit_record
 from ingestion import checks
 from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, Document
 from ingestion.parsing import ParseError, storage_path
@@ -115,6 +116,8 @@ def document_ingest(
             sha256=sha256,
             uploaded_by=uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None,
         )
+        audit_record(action=Action.UPLOAD, actor=uploaded_by, target=("ingestion.document", document.id, filename),
+                     collection=collection.slug, size_bytes=document.size_bytes, sha256=sha256)
         if enqueue:
             _enqueue_after_commit(document.id)
     return IngestOutcome(filename=filename, status=document.status, document=document)
@@ -142,9 +145,11 @@ def document_retry(*, document: Document) -> Document:
 
 
 @transaction.atomic
-def document_delete(*, document: Document) -> None:
+def document_delete(*, document: Document, actor: AbstractBaseUser | None = None) -> None:
     """Delete the document, its chunks, vectors and postings, and its stored file."""
     document = Document.objects.select_for_update().get(pk=document.pk)
+    audit_record(action=Action.DELETE, actor=actor, target=("ingestion.document", document.id, document.original_filename),
+                 collection=document.collection.slug, size_bytes=document.size_bytes, sha256=document.sha256)
     _chunks_remove(document)
     stored = storage_path(document.stored_name)
     document.delete()

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+
+from django.http import FileResponse, HttpRequest, HttpResponse
+
+from accounts.audit import RequestInfo, client_ip, current_request
+
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class RequestIdMiddleware:
+    """Every request gets an id: the client's (or proxy's) X-Request-ID when it is a sane token,
+    otherwise a new one. It is echoed in the response and stamped on every audit row."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        incoming = request.headers.get("X-Request-ID", "")
+        request_id = incoming if _VALID_ID.match(incoming) else uuid.uuid4().hex
+        request.request_id = request_id  # type: ignore[attr-defined]
+        info = RequestInfo(request_id=request_id, ip=client_ip(request))
+        token = current_request.set(info)
+        try:
+            response = self.get_response(request)
+        finally:
+            current_request.reset(token)
+        response["X-Request-ID"] = request_id
+        if response.streaming and not isinstance(response, FileResponse):
+            # A stream's body runs after this returns: keep the request's id for its events.
+            response.streaming_content = _with_request(info, response.streaming_content)
+        return response
+
+
+def _with_request(info: RequestInfo, content: Iterable[bytes]) -> Iterator[bytes]:
+    token = current_request.set(info)
+    try:
+        yield from content
+    finally:
+        try:
+            current_request.reset(token)
+        except ValueError:  # closed from another context (e.g. the server's cleanup)
+            current_request.set(None)
