@@ -103,7 +103,7 @@ def _default_exists(slug: str) -> None:
 def collection_readable(user: Any, slug: str) -> Collection | None:
     """The collection named `slug` if `user` may read it; None otherwise (callers answer 404)."""
     _default_exists(slug)
-    return collections_readable(user).filter(slug=slug).first()
+    return collections_readable(user).filter(slug=slug).first() if "\x00" not in slug else None
 
 
 def access_collection(user: Any, slug: str, *, role: Role = Role.VIEWER, archived: bool = False) -> Collection:
@@ -113,7 +113,8 @@ def access_collection(user: Any, slug: str, *, role: Role = Role.VIEWER, archive
     they may read it but their role is too low. `archived=True` admits archived collections (for
     staff and managers managing them)."""
     _default_exists(slug)
-    collection = Collection.objects.filter(slug=slug, kind=Collection.Kind.USER).first()
+    # A NUL byte cannot even be sent to PostgreSQL: no such collection, like any unknown slug.
+    collection = Collection.objects.filter(slug=slug, kind=Collection.Kind.USER).first() if "\x00" not in slug else None
     held = collection_role(user, collection) if collection is not None else None
     if collection is None or held is None or (collection.archived_at is not None and not archived):
         raise Http404("No such collection.")
