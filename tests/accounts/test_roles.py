@@ -152,3 +152,15 @@ def test_only_staff_create_collections_and_only_managers_open_a_collections_memb
     assert client.post("/collections/hr/members", {"username": "stranger", "role": "manager"}).status_code == 403
     assert session_client(stranger).get("/collections/hr/").status_code == 404
     assert "HR" in client.get("/collections/").content.decode()
+
+
+def test_losing_access_hides_ones_own_conversations_and_answers_in_that_collection(hr, owner):
+    make_member(hr, Role.VIEWER, user=owner)
+    client = bearer_client(owner)
+    answer = client.post("/api/v1/chat", {"question": "salaries?", "collection": "hr"}, content_type="application/json").json()
+    vote = {"rating": "up"}
+    assert client.post(f"/api/v1/answers/{answer['answer_id']}/feedback", vote, content_type="application/json").status_code == 200
+    hr.memberships.all().delete()
+    assert client.get(f"/api/v1/conversations/{answer['conversation_id']}").status_code == 404
+    assert client.get("/api/v1/conversations").json() == []
+    assert client.post(f"/api/v1/answers/{answer['answer_id']}/feedback", vote, content_type="application/json").status_code == 404
