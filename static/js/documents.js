@@ -56,7 +56,12 @@
   if (input) input.addEventListener("change", () => { handle(input.files); input.value = ""; });
 
   async function act(method, url) {
-    await fetch(url, { method: method, headers: { "X-CSRFToken": csrf } });
+    const response = await fetch(url, { method: method, headers: { "X-CSRFToken": csrf } });
+    if (!response.ok) {
+      let body = null;
+      try { body = await response.json(); } catch (e) { /* not JSON */ }
+      alert((body && body.detail) || "Refused (HTTP " + response.status + ")");
+    }
     refresh();
   }
 
