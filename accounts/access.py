@@ -56,11 +56,14 @@ def _narrowed(user: Any, collections: QuerySet[Collection]) -> QuerySet[Collecti
     return collections
 
 
-def collections_readable(user: Any) -> QuerySet[Collection]:
-    """The collections whose documents `user` may search, chat with and open."""
+def collections_readable(user: Any, *, include_archived: bool = False) -> QuerySet[Collection]:
+    """The collections whose documents `user` may search, chat with and open (archived ones
+    only with `include_archived`, for the pages that manage them)."""
     if not _active(user):
         return Collection.objects.none()
-    collections = Collection.objects.filter(kind=Collection.Kind.USER, archived_at__isnull=True)
+    collections = Collection.objects.filter(kind=Collection.Kind.USER)
+    if not include_archived:
+        collections = collections.filter(archived_at__isnull=True)
     if not user.is_staff:
         member = Q(id__in=_memberships(user).values("collection_id"))
         if settings.DEFAULT_COLLECTION_OPEN:
@@ -113,11 +116,12 @@ def access_collection(user: Any, slug: str, *, role: Role = Role.VIEWER, archive
     they may read it but their role is too low. `archived=True` admits archived collections (for
     staff and managers managing them)."""
     _default_exists(slug)
-    # A NUL byte cannot even be sent to PostgreSQL: no such collection, like any unknown slug.
-    collection = Collection.objects.filter(slug=slug, kind=Collection.Kind.USER).first() if "\x00" not in slug else None
-    held = collection_role(user, collection) if collection is not None else None
-    if collection is None or held is None or (collection.archived_at is not None and not archived):
+    # One query, the same whether the collection is hidden or missing. (PostgreSQL refuses NUL
+    # bytes in text, so such a slug names no collection.)
+    collection = None if "\x00" in slug else collections_readable(user, include_archived=archived).filter(slug=slug).first()
+    if collection is None:
         raise Http404("No such collection.")
+    held = collection_role(user, collection)
     if not has_role(held, role):
         raise PermissionDenied(_refusal(user, held, role))
     return collection
