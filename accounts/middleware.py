@@ -4,9 +4,11 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 
 from accounts.audit import RequestInfo, client_ip, current_request
+from accounts.limits import LimitExceeded
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -44,3 +46,32 @@ def _with_request(info: RequestInfo, content: Iterable[bytes]) -> Iterator[bytes
             current_request.reset(token)
         except ValueError:  # closed from another context (e.g. the server's cleanup)
             current_request.set(None)
+
+
+class LimitExceededMiddleware:
+    """Answers a request refused by a limit (accounts.limits.LimitExceeded): 429 with
+    Retry-After, a JSON body for API clients, a page for the browser."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, LimitExceeded):
+            return limit_response(request, exception)
+        return None
+
+
+def limit_response(request: HttpRequest, exc: LimitExceeded) -> HttpResponse:
+    response: HttpResponse
+    if request.path.startswith(("/api/", "/v1/")) or "application/json" in request.headers.get("Accept", ""):
+        body = exc.as_dict()
+        if request.path.startswith("/v1/"):  # OpenAI clients read error.message
+            body["error"] = {"message": exc.message, "type": "rate_limit_exceeded", "code": exc.limit}
+        response = JsonResponse(body, status=429)
+    else:
+        response = render(request, "limit.html", {"limit": exc}, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response

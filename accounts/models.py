@@ -124,3 +124,21 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action} {self.target_label}"
+
+
+class UsageDay(models.Model):
+    """What one user consumed on one (UTC) day: the ledger behind the daily token budget and the
+    daily upload volume. Changed only by conditional UPDATEs in accounts.limits, so concurrent
+    requests in any number of processes can never together pass the limit."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    tokens_used = models.BigIntegerField(default=0)
+    tokens_reserved = models.BigIntegerField(default=0)
+    upload_bytes = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "day"], name="accounts_usageday_user_day")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.day}: {self.tokens_used} tokens, {self.upload_bytes} bytes"

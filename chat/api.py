@@ -10,6 +10,7 @@ from ninja import Router, Status
 from ninja.errors import HttpError
 
 from accounts.access import access_collection, collections_readable
+from accounts.limits import ReleasingIterator, rate_limit_hit, stream_slot_acquire
 from chat import llm
 from chat.models import Conversation
 from chat.schemas import AnswerOut, ChatIn, ConversationDetailOut, ConversationIn, ConversationOut, ConversationPatch
@@ -96,11 +97,18 @@ def conversation_for_question(request: HttpRequest, conversation_id: int | None,
 def chat(request: HttpRequest, payload: ChatIn) -> Any:
     if payload.backend is not None and payload.backend not in llm.BACKENDS:
         raise HttpError(400, f"backend must be one of {', '.join(llm.BACKENDS)}")
-    conversation = conversation_for_question(request, payload.conversation_id, payload.collection, payload.question)
+    rate_limit_hit(user=request.user, scope="chat")
     if payload.stream:
+        release = stream_slot_acquire(user=request.user)
+        try:
+            conversation = conversation_for_question(request, payload.conversation_id, payload.collection, payload.question)
+        except Exception:
+            release()
+            raise
         events = answer_events(conversation=conversation, question=payload.question, backend=payload.backend)
-        response = StreamingHttpResponse(sse(events), content_type="text/event-stream")
+        response = StreamingHttpResponse(ReleasingIterator(sse(events), release), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         return response
+    conversation = conversation_for_question(request, payload.conversation_id, payload.collection, payload.question)
     return answer_create(conversation=conversation, question=payload.question, backend=payload.backend)

@@ -43,7 +43,8 @@ class ExtractiveBackend:
     def __init__(self, *, max_sentences: int = 3) -> None:
         self.max_sentences = max_sentences
 
-    def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]]) -> Iterator[str]:
+    def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]],
+               usage: dict[str, int] | None = None) -> Iterator[str]:
         for i, (n, sentence) in enumerate(self.select(question, passages)):
             # The marker goes inside the sentence, before its final punctuation: "... night [1]."
             body, end = (sentence[:-1], sentence[-1]) if sentence[-1] in ".!?" else (sentence, "")
@@ -84,17 +85,21 @@ class ExtractiveBackend:
 class OpenAIBackend:
     name = "openai"
 
-    def __init__(self, *, base_url: str, api_key: str, model: str, timeout: float, retries: int) -> None:
+    def __init__(self, *, base_url: str, api_key: str, model: str, timeout: float, retries: int,
+                 max_output_tokens: int = 512) -> None:
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.model = model
         self.timeout = timeout
         self.retries = retries
-        self.usage: dict[str, int] = {}
+        self.max_output_tokens = max_output_tokens
 
-    def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]]) -> Iterator[str]:
+    def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]],
+               usage: dict[str, int] | None = None) -> Iterator[str]:
+        """Text pieces as the endpoint sends them; the token counts it reports go into `usage`
+        (one dict per call: the backend object is shared by every request of the process)."""
         payload = {"model": self.model, "messages": messages, "stream": True, "temperature": 0.1,
-                   "stream_options": {"include_usage": True}}
+                   "max_tokens": self.max_output_tokens, "stream_options": {"include_usage": True}}
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         attempt = 0
         while True:
@@ -106,7 +111,7 @@ class OpenAIBackend:
                     with client.stream("POST", f"{self.base_url}/chat/completions", json=payload, headers=headers) as response:
                         if response.status_code >= 400:
                             raise LLMError(f"the LLM endpoint answered HTTP {response.status_code}")
-                        for piece in self._pieces(response):
+                        for piece in self._pieces(response, usage if usage is not None else {}):
                             started = True
                             yield piece
                 return
@@ -115,7 +120,7 @@ class OpenAIBackend:
                     raise LLMError(str(exc) or type(exc).__name__) from exc
                 time.sleep(0.2 * attempt)
 
-    def _pieces(self, response: httpx.Response) -> Iterator[str]:
+    def _pieces(self, response: httpx.Response, usage: dict[str, int]) -> Iterator[str]:
         for line in response.iter_lines():
             if not line.startswith("data:"):
                 continue
@@ -124,7 +129,7 @@ class OpenAIBackend:
                 return
             chunk = json.loads(data)
             if chunk.get("usage"):
-                self.usage = {k: int(v) for k, v in chunk["usage"].items() if isinstance(v, int)}
+                usage.update({k: int(v) for k, v in chunk["usage"].items() if isinstance(v, int)})
             for choice in chunk.get("choices") or []:
                 content = (choice.get("delta") or {}).get("content")
                 if content:
@@ -155,7 +160,8 @@ class LocalBackend:
                 model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
                 self._loaded = (tokenizer, model)
 
-    def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]]) -> Iterator[str]:
+    def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]],
+               usage: dict[str, int] | None = None) -> Iterator[str]:
         from transformers import TextIteratorStreamer
 
         self.warm_up()
@@ -165,8 +171,14 @@ class LocalBackend:
         thread = threading.Thread(target=model.generate, kwargs={"input_ids": inputs, "streamer": streamer,
                                                                   "max_new_tokens": self.max_new_tokens})
         thread.start()
-        yield from streamer
+        text = ""
+        for piece in streamer:
+            text += piece
+            yield piece
         thread.join()
+        if usage is not None:
+            prompt, completion = int(inputs.shape[-1]), len(tokenizer.encode(text, add_special_tokens=False))
+            usage.update(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
 
 
 def default_local_gguf() -> str:
@@ -202,12 +214,24 @@ def get_backend(name: str) -> Any:
                     raise LLMError("LLM_BASE_URL is not set")
                 _backends[name] = OpenAIBackend(base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY,
                                                 model=settings.LLM_MODEL, timeout=settings.LLM_TIMEOUT,
-                                                retries=settings.LLM_RETRIES)
+                                                retries=settings.LLM_RETRIES, max_output_tokens=settings.LLM_MAX_OUTPUT_TOKENS)
             elif name == "local":
-                _backends[name] = LocalBackend(gguf_path=settings.LLM_LOCAL_GGUF or default_local_gguf())
+                _backends[name] = LocalBackend(gguf_path=settings.LLM_LOCAL_GGUF or default_local_gguf(),
+                                               max_new_tokens=settings.LLM_MAX_OUTPUT_TOKENS)
             else:
                 _backends[name] = ExtractiveBackend()
         return _backends[name]
+
+
+def estimate_tokens(text: str) -> int:
+    """A generous token count for budgeting before the model's tokenizer has seen the text:
+    English averages about 4 characters per token; 3 leaves room for code and other languages."""
+    return len(text) // 3 + 1
+
+
+def request_max_tokens(messages: list[dict[str, str]]) -> int:
+    """The most one call can cost: the prompt's estimate plus the maximum output."""
+    return sum(estimate_tokens(m.get("content", "")) + 4 for m in messages) + settings.LLM_MAX_OUTPUT_TOKENS
 
 
 def mark_down(name: str, reason: str) -> None:

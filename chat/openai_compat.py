@@ -13,12 +13,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.access import access_collection, collections_readable
 from accounts.auth import token_for
+from accounts.limits import ReleasingIterator, rate_limit_hit, stream_slot_acquire
 from chat.services import answer_events, conversation_create
 
 
@@ -62,16 +64,21 @@ def chat_completions(request: HttpRequest) -> HttpResponse:
     questions = [content for role, content in turns if role == "user"]
     if not questions:
         return _error(400, "`messages` needs at least one user message.")
+    if len(questions[-1]) > settings.CHAT_MAX_QUESTION_CHARS:
+        return _error(400, f"The question is longer than {settings.CHAT_MAX_QUESTION_CHARS} characters.")
     try:
         collection = access_collection(user, slug)
     except Http404:
         return _error(404, f"The model '{slug}' does not exist.", "not_found_error")
+    rate_limit_hit(user=user, scope="chat")
+    release = stream_slot_acquire(user=user) if body.get("stream") else None
     history = [(q, a) for (rq, q), (ra, a) in zip(turns, turns[1:]) if rq == "user" and ra == "assistant"]
     conversation = conversation_create(owner=user, collection=collection, title=questions[-1][:80])
     events = answer_events(conversation=conversation, question=questions[-1], history=history[-3:])
     created = int(time.time())
-    if body.get("stream"):
-        response = StreamingHttpResponse(_stream(events, slug, created), content_type="text/event-stream")
+    if release is not None:
+        response = StreamingHttpResponse(ReleasingIterator(_stream(events, slug, created), release),
+                                         content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         return response
     final = next(data for event, data in events if event == "done")
@@ -80,7 +87,8 @@ def chat_completions(request: HttpRequest) -> HttpResponse:
         "choices": [{"index": 0, "message": {"role": "assistant", "content": final["answer"]}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
         "citations": final["citations"],
-        "footnote": {"answer_id": final["answer_id"], "backend": final["backend"], "abstained": final["abstained"]},
+        "footnote": {"answer_id": final["answer_id"], "backend": final["backend"], "abstained": final["abstained"],
+                     "notice": final["notice"]},
     })
 
 
@@ -98,5 +106,6 @@ def _stream(events: Iterator[tuple[str, dict[str, Any]]], slug: str, created: in
             yield chunk({"content": data["text"]})
         elif event == "done":
             yield chunk({}, "stop", citations=data["citations"],
-                        footnote={"answer_id": data["answer_id"], "backend": data["backend"], "abstained": data["abstained"]})
+                        footnote={"answer_id": data["answer_id"], "backend": data["backend"], "abstained": data["abstained"],
+                                  "notice": data["notice"]})
     yield "data: [DONE]\n\n"

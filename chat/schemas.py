@@ -33,6 +33,7 @@ class AnswerOut(Schema):
     abstained: bool
     citations: list[CitationOut]
     created_at: datetime
+    notice: str = ""  # e.g. why the language model did not answer (daily token budget used up)
 
 
 class ConversationOut(Schema):

@@ -4,7 +4,7 @@ citation check, stored answer with its trace."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import asdict
 from typing import Any
 
@@ -13,6 +13,7 @@ from django.db import transaction
 
 from accounts.access import collection_readable
 from accounts.audit import Action, audit_record
+from accounts.limits import LimitExceeded, Reservation, token_budget_reserve, token_budget_settle
 from chat import llm
 from chat.citations import check_citations
 from chat.models import Answer, Conversation
@@ -57,6 +58,7 @@ def answer_as_dict(answer: Answer) -> dict[str, Any]:
         "abstained": answer.abstained,
         "citations": answer.citations,
         "created_at": answer.created_at.isoformat(),
+        "notice": answer.trace.get("notice", ""),
     }
 
 
@@ -119,7 +121,7 @@ def answer_events(
         messages = answer_messages(question, passages)
         trace["passages"] = [{"n": n, "chunk_id": p.chunk_id, "document_id": p.document_id, "filename": p.filename,
                               "page": p.page_start, "text": p.text} for n, p in enumerate(passages, start=1)]
-        for used, piece in _generate(name, question, passages, messages, trace):
+        for used, piece in _generate(name, question, passages, messages, trace, conversation.owner):
             if ttft is None:
                 ttft = _ms(started)
             text += piece
@@ -133,8 +135,8 @@ def answer_events(
     backend_object = llm.get_backend(used)
     trace.update(
         raw_answer=text, backend=used, model=backend_object.model, removed_citations=removed,
-        tokens=getattr(backend_object, "usage", {}) or {"answer_chars": len(text)},
     )
+    trace.setdefault("tokens", {"answer_chars": len(text)})
     trace["timings_ms"].update(ttft=ttft if ttft is not None else _ms(started), total=_ms(started))
     with transaction.atomic():
         answer = Answer.objects.create(
@@ -149,29 +151,53 @@ def answer_events(
 
 
 def _generate(
-    name: str, question: str, passages: list[ScoredChunk], messages: list[dict[str, str]], trace: dict[str, Any]
+    name: str, question: str, passages: list[ScoredChunk], messages: list[dict[str, str]], trace: dict[str, Any],
+    user: Any,
 ) -> Iterator[tuple[str, str]]:
-    """(backend that produced it, text piece). Falls back to extractive when the backend fails
-    before its first token, and remembers the failure so later requests skip it at once."""
+    """(backend that produced it, text piece). Falls back to extractive when the backend is known
+    to be down, fails before its first token (remembered, so later requests skip it at once), or
+    the user's daily token budget cannot cover the call (the answer then carries a notice)."""
     if name != "extractive":
-        reason = llm.is_down(name)
-        if reason:
-            trace["fallback"] = f"{name} skipped: {reason}"
-        else:
-            produced = False
+        skip, reservation = llm.is_down(name), None
+        if not skip:
             try:
-                for piece in llm.get_backend(name).stream(question=question, passages=passages, messages=messages):
-                    produced = True
-                    yield name, piece
-                return
-            except llm.LLMError as exc:
-                llm.mark_down(name, str(exc))
-                trace["fallback"] = f"{name} failed: {exc}"
-                if produced:
-                    trace["truncated"] = True
-                    return
+                reservation = token_budget_reserve(user=user, tokens=llm.request_max_tokens(messages))
+            except LimitExceeded as exc:
+                skip = exc.message
+                trace["notice"] = f"{exc.message} This answer quotes the passages without the language model."
+        if reservation is None:
+            trace["fallback"] = f"{name} skipped: {skip}"
+        elif (yield from _generate_billed(name, question, passages, messages, trace, reservation)):
+            return
     for piece in llm.get_backend("extractive").stream(question=question, passages=passages, messages=messages):
         yield "extractive", piece
+
+
+def _generate_billed(
+    name: str, question: str, passages: list[ScoredChunk], messages: list[dict[str, str]], trace: dict[str, Any],
+    reservation: Reservation,
+) -> Generator[tuple[str, str], None, bool]:
+    """Stream from the LLM backend `name`, then settle the token reservation to the usage the
+    backend reported (an estimate if it reported none; nothing if it produced nothing), also when
+    the client goes away mid-stream. True when this backend's text is the answer."""
+    usage: dict[str, int] = {}
+    text = ""
+    try:
+        for piece in llm.get_backend(name).stream(question=question, passages=passages, messages=messages, usage=usage):
+            text += piece
+            yield name, piece
+        return True
+    except llm.LLMError as exc:
+        llm.mark_down(name, str(exc))
+        trace["fallback"] = f"{name} failed: {exc}"
+        if text:
+            trace["truncated"] = True
+        return bool(text)
+    finally:
+        estimate = sum(llm.estimate_tokens(m.get("content", "")) for m in messages) + llm.estimate_tokens(text)
+        used = usage.get("total_tokens", estimate) if text or usage else 0
+        token_budget_settle(reservation=reservation, used=used)
+        trace["tokens"] = usage or {"estimated_total_tokens": used}
 
 
 def answer_create(*, conversation: Conversation, question: str, backend: str | None = None) -> dict[str, Any]:
@@ -180,3 +206,37 @@ def answer_create(*, conversation: Conversation, question: str, backend: str | N
         if event == "done":
             final = data
     return final
+
+
+DELETED_SOURCE = "(source deleted)"
+
+
+@transaction.atomic
+def answers_forget_document(*, document_id: int) -> int:
+    """Erase a deleted document's text from every stored answer trace and citation.
+
+    The trace keeps its shape: each passage and citation of the document stays, with its text,
+    quote and filename emptied and `source_deleted: true`; the backend's raw answer (which may
+    quote the document) is emptied too, and `deleted_documents` lists the ids. Returns how many
+    answers were changed."""
+    from django.db.models import Q
+
+    mentions = (Q(trace__passages__contains=[{"document_id": document_id}])
+                | Q(trace__retrieved__contains=[{"document_id": document_id}])
+                | Q(citations__contains=[{"document_id": document_id}]))
+    answers = list(Answer.objects.select_for_update().filter(mentions))
+    for answer in answers:
+        trace = answer.trace
+        for passage in trace.get("passages", []):
+            if passage.get("document_id") == document_id:
+                passage.update(text="", filename=DELETED_SOURCE, source_deleted=True)
+        for row in trace.get("retrieved", []):
+            if row.get("document_id") == document_id:
+                row["source_deleted"] = True
+        for citation in answer.citations:
+            if citation.get("document_id") == document_id:
+                citation.update(quote="", filename=DELETED_SOURCE, source_deleted=True)
+        trace["raw_answer"] = ""
+        trace["deleted_documents"] = sorted({*trace.get("deleted_documents", []), document_id})
+        answer.save(update_fields=["trace", "citations"])
+    return len(answers)

@@ -7,6 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
 from accounts.auth import api_auth
+from accounts.limits import LimitExceeded
+from accounts.middleware import limit_response
 
 api = NinjaAPI(
     title="Footnote API",
@@ -20,6 +22,11 @@ api = NinjaAPI(
     auth=api_auth,
     urls_namespace="api",
 )
+
+
+@api.exception_handler(LimitExceeded)
+def _limit_exceeded(request: HttpRequest, exc: LimitExceeded) -> HttpResponse:
+    return limit_response(request, exc)
 
 
 def _mount_routers() -> None:

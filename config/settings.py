@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "accounts.middleware.LimitExceededMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -237,6 +238,43 @@ CHAT_SURE_VECTOR_SCORE = env_float("CHAT_SURE_VECTOR_SCORE", 0.55)
 CHAT_MIN_VECTOR_SCORE = env_float("CHAT_MIN_VECTOR_SCORE", 0.25)
 CHAT_MIN_KEYWORD_COVERAGE = env_float("CHAT_MIN_KEYWORD_COVERAGE", 0.5)
 CHAT_MAX_QUESTION_CHARS = env_int("CHAT_MAX_QUESTION_CHARS", 2000, minimum=1)
+
+# --- Feedback ---------------------------------------------------------------------------------
+# Votes, events and reviews older than this many days are deleted and older answers' traces
+# emptied by `manage.py purge_feedback` (or feedback.tasks.feedback_purge_task); 0 keeps them.
+FEEDBACK_RETENTION_DAYS = env_int("FEEDBACK_RETENTION_DAYS", 0, minimum=0)
+
+# --- Limits and the cache they count in (accounts.limits) ------------------------------------------
+# CACHE_URL (or REDIS_URL): Redis, shared by every process, atomic INCR; what production uses.
+# Unset (`make run`, tests): a table in the database, shared by the gunicorn workers (a per-process
+# LocMemCache would multiply every limit by the number of workers); see accounts/cache.py.
+CACHE_URL = env_str("CACHE_URL", env_str("REDIS_URL", ""))
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL,
+                          "KEY_PREFIX": "footnote",
+                          "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2}}}
+else:
+    CACHES = {"default": {"BACKEND": "accounts.cache.LockingDatabaseCache", "LOCATION": "footnote_cache"}}
+# Requests per user per window (0: no limit).
+RATE_LIMIT_WINDOW_SECONDS = env_int("RATE_LIMIT_WINDOW_SECONDS", 60, minimum=1)
+RATE_LIMIT_CHAT = env_int("RATE_LIMIT_CHAT", 20, minimum=0)
+RATE_LIMIT_SEARCH = env_int("RATE_LIMIT_SEARCH", 60, minimum=0)
+RATE_LIMIT_UPLOAD = env_int("RATE_LIMIT_UPLOAD", 20, minimum=0)
+# Tokens per user per UTC day for the openai and local backends (0: no budget). Each call reserves
+# its most (prompt estimate + LLM_MAX_OUTPUT_TOKENS) first and settles to what it used; over budget
+# the extractive backend answers and the answer says why.
+LLM_DAILY_TOKEN_BUDGET = env_int("LLM_DAILY_TOKEN_BUDGET", 200_000, minimum=0)
+LLM_MAX_OUTPUT_TOKENS = env_int("LLM_MAX_OUTPUT_TOKENS", 512, minimum=1)
+# Answers streaming at once per user; a slot left by a crashed process frees itself after
+# CHAT_STREAM_SLOT_SECONDS.
+CHAT_MAX_CONCURRENT_STREAMS = env_int("CHAT_MAX_CONCURRENT_STREAMS", 3, minimum=0)
+CHAT_STREAM_SLOT_SECONDS = env_int("CHAT_STREAM_SLOT_SECONDS", 600, minimum=1)
+# Bytes a user may upload per UTC day (0: no limit).
+UPLOAD_DAILY_BYTES = env_int("UPLOAD_DAILY_BYTES", 1024 * 1024 * 1024, minimum=0)
+# Failed sign-ins per username and address before sign-in is refused for the rest of the window.
+SIGN_IN_MAX_FAILURES = env_int("SIGN_IN_MAX_FAILURES", 5, minimum=0)
+SIGN_IN_FAILURE_WINDOW_SECONDS = env_int("SIGN_IN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
 
 # --- Collections and permissions (accounts.access) ----------------------------------------------
 # Whether every signed-in user is a contributor of the `default` collection (search, chat, upload

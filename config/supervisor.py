@@ -42,6 +42,7 @@ def main() -> int:
     port = env.get("PORT", "8000")
     _start_database(env)
     _run(["manage.py", "migrate", "--noinput", "-v", "0"], env)
+    _run(["manage.py", "createcachetable"], env)  # the local cache (rate limits) when CACHE_URL is unset
     _run(["manage.py", "collectstatic", "--noinput", "-v", "0"], env)
     concurrency = env.get("WORKER_CONCURRENCY", "1")
     children = {

@@ -1,11 +1,12 @@
-"""Staff review of votes in the Django admin: filter by rating, reason, date, backend; the answer,
-its citations and trace are shown escaped (Django admin never renders stored text as HTML)."""
+"""Votes, events and reviews in the Django admin: filter by rating, reason, date, backend; the
+answer, its citations and trace are shown escaped (Django admin never renders stored text as HTML).
+Reviews are written on the review pages (/review/answers/<id>/), which check every quote."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 
-from feedback.models import AnswerEvent, Vote
+from feedback.models import AnswerEvent, Review, ReviewLabel, Vote
 
 
 @admin.register(Vote)
@@ -38,3 +39,21 @@ class VoteAdmin(admin.ModelAdmin):
 class AnswerEventAdmin(admin.ModelAdmin):
     list_display = ("answer", "type", "user", "created_at")
     list_filter = ("type", "created_at")
+
+
+class ReviewLabelInline(admin.TabularInline):
+    model = ReviewLabel
+    fields = readonly_fields = ("document", "quote", "char_start", "char_end")
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ("answer", "verdict", "not_in_documents", "reviewer", "updated_at")
+    list_filter = ("verdict", "not_in_documents", "updated_at")
+    readonly_fields = ("answer", "reviewer", "verdict", "not_in_documents", "corrected_answer", "created_at", "updated_at")
+    inlines = [ReviewLabelInline]
+
+    def has_add_permission(self, request: object) -> bool:
+        return False

@@ -50,3 +50,49 @@ class AnswerEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class Review(models.Model):
+    """A staff reviewer's judgement of one answer: a labelled example for exports and the golden set.
+
+    One current review per answer (a re-review replaces it)."""
+
+    class Verdict(models.TextChoices):
+        CORRECT = "correct", "Correct as given"
+        CORRECTED = "corrected", "Corrected (the reviewer wrote the right answer)"
+        WRONG = "wrong", "Wrong (no correction written)"
+
+    answer = models.OneToOneField("chat.Answer", on_delete=models.CASCADE, related_name="review")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="reviews")
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    # The answer is not in the documents: the right behaviour was to abstain.
+    not_in_documents = models.BooleanField(default=False)
+    corrected_answer = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-updated_at"]
+
+    def __str__(self) -> str:
+        return f"{self.verdict} review of answer {self.answer_id}"
+
+
+class ReviewLabel(models.Model):
+    """A right source: a quoted span of a document's parsed text, not a chunk id, so the label
+    survives re-chunking and re-embedding. When the document is deleted the quote is erased and
+    `document` becomes null (the label then says only that its source was deleted)."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="labels")
+    document = models.ForeignKey("ingestion.Document", null=True, on_delete=models.SET_NULL, related_name="+")
+    quote = models.TextField()
+    # The quote's place in Document.parsed_text: parsed_text[char_start:char_end] == quote.
+    char_start = models.PositiveIntegerField()
+    char_end = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["review_id", "id"]
+
+    @property
+    def source_deleted(self) -> bool:
+        return self.document_id is None

@@ -1,13 +1,18 @@
-"""Writes of feedback: votes (one per user per answer) and implicit events."""
+"""Writes of feedback: votes (one per user per answer), implicit events and staff reviews."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from chat.models import Answer
-from feedback.models import AnswerEvent, Vote
+from feedback.models import AnswerEvent, Review, ReviewLabel, Vote
+from ingestion.models import Document
 
 
 def answer_visible_to(*, user: Any, answer_id: int) -> Answer | None:
@@ -34,3 +39,101 @@ def feedback_record(*, user: Any, answer: Answer, rating: str | None, reasons: l
 
 def event_record(*, user: Any, answer: Answer, type: str) -> AnswerEvent:
     return AnswerEvent.objects.create(answer=answer, user=user, type=type)
+
+
+@dataclass(frozen=True)
+class ReviewSource:
+    """A right source as the reviewer quotes it. `char_start`, when given, pins which occurrence
+    of the quote is meant (the admin form knows it from the passage); otherwise the first one."""
+
+    document_id: int
+    quote: str
+    char_start: int | None = None
+
+
+def _locate(source: ReviewSource, *, collection_id: int) -> tuple[Document, int]:
+    """The document and where the quote starts in its parsed text; ValidationError otherwise."""
+    quote = source.quote
+    if not quote.strip():
+        raise ValidationError("A source needs a non-empty quote.")
+    document = Document.objects.filter(pk=source.document_id, collection_id=collection_id).first()
+    if document is None:
+        raise ValidationError(f"Document {source.document_id} is not in this answer's collection.")
+    text = document.parsed_text
+    if source.char_start is not None:
+        if text[source.char_start:source.char_start + len(quote)] != quote:
+            raise ValidationError(f"The quote is not at character {source.char_start} of "
+                                  f"{document.original_filename!r}.")
+        return document, source.char_start
+    start = text.find(quote)
+    if start < 0:
+        raise ValidationError(f"The quote {quote[:80]!r} is not verbatim in {document.original_filename!r}.")
+    return document, start
+
+
+def _check_review(*, verdict: str, sources: list[ReviewSource], not_in_documents: bool, corrected_answer: str) -> None:
+    if verdict not in Review.Verdict.values:
+        raise ValidationError(f"Unknown verdict {verdict!r}: use one of {', '.join(Review.Verdict.values)}.")
+    if not_in_documents and sources:
+        raise ValidationError("Either mark the right sources or 'not in the documents', not both.")
+    if verdict == Review.Verdict.CORRECTED and not corrected_answer.strip():
+        raise ValidationError("The verdict 'corrected' needs the corrected answer.")
+    if verdict != Review.Verdict.CORRECTED and corrected_answer.strip():
+        raise ValidationError("A corrected answer goes with the verdict 'corrected'.")
+
+
+@transaction.atomic
+def review_submit(
+    *,
+    answer: Answer,
+    reviewer: Any,
+    verdict: str,
+    sources: list[ReviewSource],
+    not_in_documents: bool = False,
+    corrected_answer: str = "",
+) -> Review:
+    """Record the staff review of `answer`, replacing any earlier one: the verdict, the right sources
+    as quoted spans of documents (each must be verbatim in the document's parsed text and the
+    document in the answer's collection) or `not_in_documents`, and the corrected answer.
+
+    Raises django.core.exceptions.ValidationError with a message for the reviewer."""
+    _check_review(verdict=verdict, sources=sources, not_in_documents=not_in_documents,
+                  corrected_answer=corrected_answer)
+    collection_id = answer.conversation.collection_id
+    located = [(source, *_locate(source, collection_id=collection_id)) for source in sources]
+    review, _ = Review.objects.update_or_create(
+        answer=answer, defaults={"reviewer": reviewer, "verdict": verdict, "not_in_documents": not_in_documents,
+                                 "corrected_answer": corrected_answer.strip()},
+    )
+    review.labels.all().delete()
+    ReviewLabel.objects.bulk_create(
+        ReviewLabel(review=review, document=document, quote=source.quote, char_start=start,
+                    char_end=start + len(source.quote))
+        for source, document, start in located
+    )
+    return review
+
+
+@transaction.atomic
+def review_labels_forget_document(*, document_id: int) -> int:
+    """Erase a deleted document's quotes from review labels (the label stays, saying its source
+    was deleted: document null, quote empty). Returns how many labels were changed."""
+    return ReviewLabel.objects.filter(document_id=document_id).update(document=None, quote="")
+
+
+@transaction.atomic
+def feedback_purge(*, older_than_days: int) -> dict[str, int]:
+    """Retention: delete votes, events and reviews last changed more than `older_than_days` ago,
+    and empty the traces of older answers (they keep `{"purged": true}`; the answer text stays in
+    its owner's conversation). 0 keeps everything. Returns counts of what was purged."""
+    if older_than_days <= 0:
+        return {"votes": 0, "events": 0, "reviews": 0, "traces": 0}
+    cutoff = timezone.now() - dt.timedelta(days=older_than_days)
+    counts = {
+        "votes": Vote.objects.filter(updated_at__lt=cutoff).delete()[1].get("feedback.Vote", 0),
+        "events": AnswerEvent.objects.filter(created_at__lt=cutoff).delete()[0],
+        "reviews": Review.objects.filter(updated_at__lt=cutoff).delete()[1].get("feedback.Review", 0),
+    }
+    old = Answer.objects.filter(created_at__lt=cutoff).exclude(trace={"purged": True})
+    counts["traces"] = old.update(trace={"purged": True})
+    return counts

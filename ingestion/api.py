@@ -8,6 +8,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from accounts.access import access_chunk, access_collection, access_document, collections_readable
+from accounts.limits import rate_limit_hit, upload_volume_reserve
 from accounts.models import Role
 from ingestion.models import Document
 from ingestion.schemas import ChunkSourceOut, DocumentDetailOut, DocumentOut, UploadResultOut
@@ -21,6 +22,7 @@ router = Router(tags=["documents"])
     "/documents",
     response={202: list[UploadResultOut], 400: list[UploadResultOut], 413: list[UploadResultOut], 415: list[UploadResultOut]},
     summary="Upload documents (multipart field `files`, repeatable; `file` accepted too)",
+    description="Per user: RATE_LIMIT_UPLOAD requests per window and UPLOAD_DAILY_BYTES per UTC day (429 with Retry-After).",
 )
 def document_upload(
     request: HttpRequest,
@@ -31,7 +33,9 @@ def document_upload(
     uploads = list(files or []) + list(file or [])
     if not uploads:
         raise HttpError(400, "Send the files as multipart/form-data in the field 'files'.")
+    rate_limit_hit(user=request.user, scope="upload")
     target = access_collection(request.user, collection, role=Role.CONTRIBUTOR)
+    upload_volume_reserve(user=request.user, size_bytes=sum(f.size or 0 for f in uploads))
     outcomes = [document_ingest(collection=target, uploaded_by=request.user, file=f) for f in uploads]
     body = [
         {

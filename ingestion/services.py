@@ -146,11 +146,18 @@ def document_retry(*, document: Document) -> Document:
 
 @transaction.atomic
 def document_delete(*, document: Document, actor: AbstractBaseUser | None = None) -> None:
-    """Delete the document, its chunks, vectors and postings, and its stored file."""
+    """Delete the document, its chunks, vectors and postings, its stored file, and its text in
+    answer traces and review labels."""
+    from chat.services import answers_forget_document
+    from feedback.services import review_labels_forget_document
+
     document = Document.objects.select_for_update().get(pk=document.pk)
     audit_record(action=Action.DELETE, actor=actor, target=("ingestion.document", document.id, document.original_filename),
                  collection=document.collection.slug, size_bytes=document.size_bytes, sha256=document.sha256)
     _chunks_remove(document)
+    # Its text also lives in answer traces and review labels (privacy: it goes with the document).
+    answers_forget_document(document_id=document.id)
+    review_labels_forget_document(document_id=document.id)
     stored = storage_path(document.stored_name)
     document.delete()
     transaction.on_commit(lambda: stored.unlink(missing_ok=True))

@@ -7,6 +7,7 @@ from django.http import HttpRequest
 from ninja import Router
 
 from accounts.access import access_collection
+from accounts.limits import rate_limit_hit
 from retrieval.schemas import SearchIn, SearchOut
 from retrieval.search import search
 from retrieval.types import ScoredChunk
@@ -29,6 +30,7 @@ def hit_as_dict(hit: ScoredChunk) -> dict[str, Any]:
 
 @router.post("/search", response=SearchOut, summary="Hybrid search (BM25 + vectors, fused, reranked)")
 def search_endpoint(request: HttpRequest, payload: SearchIn) -> dict[str, Any]:
+    rate_limit_hit(user=request.user, scope="search")
     collection = access_collection(request.user, payload.collection)
     result = search(
         payload.query, collection_ids=[collection.id], top_k=payload.top_k, mode=payload.mode, rerank=payload.rerank

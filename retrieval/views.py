@@ -5,6 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.access import collection_readable, collections_readable
+from accounts.limits import rate_limit_hit
 from retrieval.search import search
 
 
@@ -16,6 +17,7 @@ def lab(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {"query": query, "collections": collections_readable(request.user), "slug": slug}
     collection = collection_readable(request.user, slug)
     if query and collection is not None:
+        rate_limit_hit(user=request.user, scope="search")
         result = search(query, collection_ids=[collection.id], top_k=10, mode="hybrid", rerank=True)
         columns = [("BM25", result.stages.get("bm25", []), "bm25"), ("Vector", result.stages.get("vector", []), "vector"),
                    ("Fused (RRF)", result.stages.get("fused", []), "fused")]

@@ -24,6 +24,14 @@ def _isolated_storage(settings, tmp_path):  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path / "storage"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_limit_counters(settings, request):  # type: ignore[no-untyped-def]
+    """Rate-limit counters start empty in every test: a cache of the test's own (in-process is
+    enough here; tests/accounts/test_limits.py exercises the database cache and Redis)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                   "LOCATION": request.node.nodeid}}
+
+
 @pytest.fixture
 def owner(django_user_model):  # type: ignore[no-untyped-def]
     return django_user_model.objects.create_user(username="owner", password="owner-password-1")

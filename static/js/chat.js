@@ -77,7 +77,7 @@
   }
   function finish(view, answer) {
     renderAnswer(view.answer, answer.answer, answer.citations);
-    view.meta.textContent = `${answer.abstained ? "Not in the documents · " : ""}answered by ${answer.backend}`;
+    view.meta.textContent = `${answer.abstained ? "Not in the documents · " : ""}answered by ${answer.backend}${answer.notice ? " · " + answer.notice : ""}`;
     const sources = el("ol", null, "sources");
     answer.citations.forEach((c) => {
       const li = el("li"); const link = el("a", `${c.filename}${c.page ? ", p. " + c.page : ""}`); link.href = "#";

@@ -102,7 +102,7 @@ def sides(settings, django_user_model, monkeypatch, tmp_path):  # type: ignore[n
     settings.DEFAULT_COLLECTION_OPEN = False
     settings.LLM_BASE_URL = ""
     settings.LLM_BACKEND = "extractive"
-    for name in ("RATE_LIMIT_CHAT", "RATE_LIMIT_SEARCH", "RATE_LIMIT_UPLOAD"):
+    for name in ("RATE_LIMIT_CHAT", "RATE_LIMIT_SEARCH", "RATE_LIMIT_UPLOAD", "CHAT_MAX_CONCURRENT_STREAMS"):
         setattr(settings, name, 0)  # abuse limits (0: off) are not what this test probes
     rng = random.Random(20261125)
     alpha, beta = _build_side("alpha", rng), _build_side("beta", rng)

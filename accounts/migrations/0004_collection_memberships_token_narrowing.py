@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_audit_event'),
+        ('accounts', '0003_usage_day'),
         ('auth', '0012_alter_user_first_name_max_length'),
         ('ingestion', '0003_collection_archived_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

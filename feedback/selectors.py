@@ -1,0 +1,153 @@
+"""Reads of feedback: the golden set (reviewed answers) and what the staff review pages show."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from chat.models import Answer
+from feedback.models import Review, Vote
+from ingestion.models import Chunk
+
+
+def golden_set() -> QuerySet[Review]:
+    """Every reviewed answer is a labelled example: its question, the right sources (quoted spans)
+    or `not_in_documents`, and the corrected answer when there is one."""
+    return (Review.objects.select_related("answer", "answer__conversation")
+            .prefetch_related("labels").order_by("id"))
+
+
+@dataclass(frozen=True)
+class VoteFilters:
+    rating: str = ""
+    reason: str = ""
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    user: str = ""
+    document_id: int | None = None
+    backend: str = ""
+    search: str = ""
+
+
+def vote_list(*, filters: VoteFilters) -> QuerySet[Vote]:
+    """Votes, newest first, narrowed by every filter that is set."""
+    votes = Vote.objects.select_related("answer", "answer__conversation__collection", "user", "answer__review")
+    f = filters
+    if f.rating:
+        votes = votes.filter(rating=f.rating)
+    if f.reason:
+        votes = votes.filter(reasons__contains=[f.reason])
+    if f.date_from is not None:
+        votes = votes.filter(updated_at__date__gte=f.date_from)
+    if f.date_to is not None:
+        votes = votes.filter(updated_at__date__lte=f.date_to)
+    if f.user:
+        votes = votes.filter(user__username=f.user)
+    if f.document_id is not None:
+        votes = votes.filter(Q(answer__citations__contains=[{"document_id": f.document_id}])
+                             | Q(answer__trace__retrieved__contains=[{"document_id": f.document_id}]))
+    if f.backend:
+        votes = votes.filter(answer__backend=f.backend)
+    if f.search:
+        votes = votes.filter(Q(answer__question__icontains=f.search) | Q(answer__answer__icontains=f.search)
+                             | Q(comment__icontains=f.search))
+    return votes.order_by("-updated_at", "-id")
+
+
+def _rates(rows: list[dict[str, Any]], key: str) -> list[tuple[str, int, int]]:
+    """(value, up votes, all votes) per value of `key`, most votes first."""
+    up: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for row in rows:
+        value = str(row[key]) if row[key] is not None else "—"
+        total[value] += 1
+        up[value] += row["rating"] == Vote.Rating.UP
+    return [(value, up[value], n) for value, n in total.most_common()]
+
+
+def dashboard_data(*, days: int = 30, top: int = 10) -> dict[str, Any]:
+    """Everything the dashboard charts over the last `days` days: votes per day, thumbs-up rate by
+    backend, prompt version and collection, the most down-voted documents and chunks (by the citations the user saw,
+    else the passages given to the model), and the top reasons of down votes."""
+    since = timezone.now() - dt.timedelta(days=days)
+    per_day: dict[dt.date, dict[str, int]] = defaultdict(lambda: {"up": 0, "down": 0})
+    for row in (Vote.objects.filter(updated_at__gte=since).annotate(day=TruncDate("updated_at"))
+                .values("day", "rating")):
+        per_day[row["day"]][row["rating"]] += 1
+    today = timezone.now().date()
+    timeline = [(d, per_day[d]["up"], per_day[d]["down"]) for d in
+                (today - dt.timedelta(days=n) for n in range(days - 1, -1, -1))]
+    recent = Vote.objects.filter(updated_at__gte=since)
+    rows = list(recent.values("rating", "answer__backend", "answer__trace__prompt__version",
+                              "answer__conversation__collection__slug"))
+    down = list(recent.filter(rating=Vote.Rating.DOWN).values("reasons", "answer__citations", "answer__trace__passages"))
+    documents: Counter[tuple[int, str]] = Counter()
+    chunks: Counter[tuple[int, str]] = Counter()
+    reasons: Counter[str] = Counter()
+    for vote in down:
+        reasons.update(vote["reasons"])
+        sources = vote["answer__citations"] or vote["answer__trace__passages"] or []
+        for doc in {(s["document_id"], s.get("filename", "")) for s in sources}:
+            documents[doc] += 1
+        for chunk in {(s["chunk_id"], s.get("filename", "")) for s in sources}:
+            chunks[chunk] += 1
+    return {
+        "timeline": timeline,
+        "by_backend": _rates(rows, "answer__backend"),
+        "by_prompt": _rates(rows, "answer__trace__prompt__version"),
+        "by_collection": _rates(rows, "answer__conversation__collection__slug"),
+        "documents": documents.most_common(top),
+        "chunks": chunks.most_common(top),
+        "reasons": reasons.most_common(),
+        "total": len(rows),
+        "days": days,
+        "reviewed": Review.objects.count(),
+    }
+
+
+@dataclass
+class PassageView:
+    """A retrieved passage of an answer's trace, as the reviewer sees it."""
+
+    n: int | None  # its number in the prompt, None when it was retrieved but not given to the model
+    chunk_id: int
+    document_id: int | None
+    filename: str
+    page: int | None
+    text: str
+    scores: dict[str, float | None]
+    ranks: dict[str, int | None]
+    source_deleted: bool = False
+
+
+def answer_passages(answer: Answer) -> list[PassageView]:
+    """Every retrieved passage with its per-stage scores, its text from the trace (the text the
+    model saw), or from the current index when the trace has none (abstained answers)."""
+    trace = answer.trace or {}
+    given = {p["chunk_id"]: p for p in trace.get("passages", [])}
+    retrieved = trace.get("retrieved") or [{"chunk_id": cid, "document_id": p.get("document_id")}
+                                           for cid, p in given.items()]
+    missing = [r["chunk_id"] for r in retrieved if r["chunk_id"] not in given]
+    current = {c.id: c for c in Chunk.objects.filter(id__in=missing).select_related("document")}
+    views = []
+    for row in retrieved:
+        passage = given.get(row["chunk_id"])
+        chunk = current.get(row["chunk_id"])
+        if passage is not None:
+            text, filename, page = passage.get("text", ""), passage.get("filename", ""), passage.get("page")
+        else:
+            text = chunk.text if chunk else ""
+            filename = chunk.document.original_filename if chunk else ""
+            page = chunk.page_start if chunk else None
+        views.append(PassageView(
+            n=passage["n"] if passage else None, chunk_id=row["chunk_id"], document_id=row.get("document_id"),
+            filename=filename, page=page, text=text, scores=row.get("scores", {}), ranks=row.get("ranks", {}),
+            source_deleted=bool((passage or row).get("source_deleted")),
+        ))
+    return views
