@@ -5,23 +5,50 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
+from accounts.access import READ_ONLY_REFUSAL
 from accounts.models import ApiToken
 from accounts.services import token_hash
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Searching and asking are reads, even though they are POSTs (and store the user's own
+# conversation): a read-only token may do these and nothing else that is unsafe.
+READ_ONLY_POSTS = ("search", "chat", "conversations")
+
+
+def token_for(raw: str) -> ApiToken | None:
+    """The active token with this secret, its user loaded and carrying it (see accounts.access)."""
+    found = (
+        ApiToken.objects.select_related("user")
+        .filter(token_hash=token_hash(raw), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if found is None:
+        return None
+    ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+    # The narrowing travels with the user object, so every access selector applies it.
+    found.user.api_token = found  # type: ignore[attr-defined]
+    return found
+
+
+def read_only_allows(request: HttpRequest) -> bool:
+    if request.method in SAFE_METHODS:
+        return True
+    root = reverse("api:api-root")
+    return request.method == "POST" and request.path in {root + name for name in READ_ONLY_POSTS}
 
 
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        found = (
-            ApiToken.objects.select_related("user")
-            .filter(token_hash=token_hash(token), revoked_at__isnull=True, user__is_active=True)
-            .first()
-        )
+        found = token_for(token)
         if found is None:
             return None
-        ApiToken.objects.filter(pk=found.pk).update(last_used_at=timezone.now())
+        if found.read_only and not read_only_allows(request):
+            raise HttpError(403, READ_ONLY_REFUSAL)
         request.user = found.user
         request.api_token = found  # type: ignore[attr-defined]
         return found.user

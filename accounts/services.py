@@ -7,12 +7,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, Group
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import Action, audit_record
-from accounts.models import ApiToken
+from accounts.models import ApiToken, CollectionMembership, Role
+from ingestion.models import Collection
 
 logger = logging.getLogger(__name__)
 
@@ -24,14 +25,26 @@ def token_hash(raw: str) -> str:
 
 
 @transaction.atomic
-def api_token_create(*, user: AbstractUser, name: str = "", actor: AbstractUser | None = None) -> tuple[ApiToken, str]:
+def api_token_create(
+    *, user: AbstractUser, name: str = "", read_only: bool = False, collections: list[Collection] | None = None,
+    actor: AbstractUser | None = None,
+) -> tuple[ApiToken, str]:
     """Create a token; returns it with the raw secret, which is never stored. `actor` is who
-    asked for it, when not `user` (None from the command line)."""
+    asked for it, when not `user` (None from the command line).
+
+    `read_only`: search and chat only. `collections`: the token reads only these (and only
+    those its user may read); None reads whatever its user may."""
     raw = "fn_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, name=name, prefix=raw[:STORED_PREFIX_LENGTH], token_hash=token_hash(raw)
+        user=user, name=name, prefix=raw[:STORED_PREFIX_LENGTH], token_hash=token_hash(raw),
+        read_only=read_only, collections_limited=collections is not None,
     )
-    audit_record(action=Action.TOKEN_CREATED, actor=actor, target=token, user=user.get_username(), name=name)
+    if collections:
+        token.collections.set(collections)
+    audit_record(
+        action=Action.TOKEN_CREATED, actor=actor, target=token, user=user.get_username(), name=name,
+        read_only=read_only, collections=[c.slug for c in collections] if collections is not None else None,
+    )
     return token, raw
 
 
@@ -72,3 +85,68 @@ def admin_ensure_on_migrate(sender: Any, using: str = "default", **kwargs: Any) 
     if using != "default" or settings.DATABASES["default"]["NAME"].startswith("test_"):
         return
     admin_ensure()
+
+
+# -- collections and their members (staff and managers, from accounts.views) -------------------
+# Every change is written to the audit log with the actor who made it.
+
+
+def _member_label(membership: CollectionMembership) -> str:
+    return f"user {membership.user.get_username()}" if membership.user else f"group {membership.group}"
+
+
+@transaction.atomic
+def membership_set(
+    *, collection: Collection, role: str, actor: AbstractUser | None,
+    user: AbstractUser | None = None, group: Group | None = None,
+) -> CollectionMembership:
+    """Give `user` or `group` (exactly one) `role` in `collection`, adding or changing it."""
+    if (user is None) == (group is None):
+        raise ValueError("give a user or a group")
+    previous = CollectionMembership.objects.filter(collection=collection, user=user, group=group).first()
+    membership, _ = CollectionMembership.objects.update_or_create(
+        collection=collection, user=user, group=group, defaults={"role": Role(role)}
+    )
+    if previous is None:
+        audit_record(action=Action.MEMBERSHIP_CHANGED, actor=actor, target=collection, change="added",
+                     member=_member_label(membership), role=membership.role)
+    elif previous.role != membership.role:
+        audit_record(action=Action.ROLE_CHANGED, actor=actor, target=collection, member=_member_label(membership),
+                     role_before=previous.role, role=membership.role)
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: CollectionMembership, actor: AbstractUser | None) -> None:
+    audit_record(action=Action.MEMBERSHIP_CHANGED, actor=actor, target=membership.collection, change="removed",
+                 member=_member_label(membership), role=membership.role)
+    membership.delete()
+
+
+@transaction.atomic
+def collection_add(*, slug: str, name: str, actor: AbstractUser | None) -> Collection:
+    """A new user collection (with its own vector index), created by staff."""
+    from ingestion.services import collection_create
+
+    collection = collection_create(slug=slug, name=name)
+    audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=collection, change="created")
+    return collection
+
+
+@transaction.atomic
+def collection_rename(*, collection: Collection, name: str, actor: AbstractUser | None) -> Collection:
+    audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=collection, change="renamed",
+                 name_before=collection.name, name=name)
+    collection.name = name
+    collection.save(update_fields=["name"])
+    return collection
+
+
+@transaction.atomic
+def collection_archive_set(*, collection: Collection, archived: bool, actor: AbstractUser | None) -> Collection:
+    """Archive (hide from pickers, search, chat and uploads; keep the data) or restore."""
+    collection.archived_at = timezone.now() if archived else None
+    collection.save(update_fields=["archived_at"])
+    audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=collection,
+                 change="archived" if archived else "restored")
+    return collection

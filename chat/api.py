@@ -9,7 +9,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Router, Status
 from ninja.errors import HttpError
 
-from accounts.access import collection_readable
+from accounts.access import access_collection, collections_readable
 from accounts.limits import ReleasingIterator, rate_limit_hit, stream_slot_acquire
 from chat import llm
 from chat.models import Conversation
@@ -30,22 +30,26 @@ def _conversation_dict(conversation: Conversation, *, with_answers: bool = False
 
 
 def _own_conversation(request: HttpRequest, conversation_id: int) -> Conversation:
-    conversation = Conversation.objects.select_related("collection").filter(pk=conversation_id, owner=request.user).first()
-    if conversation is None or collection_readable(request.user, conversation.collection.slug) is None:
+    """The user's own conversation in a collection they may still read (404 otherwise)."""
+    conversation = (
+        Conversation.objects.select_related("collection")
+        .filter(pk=conversation_id, owner=request.user, collection__in=collections_readable(request.user))
+        .first()
+    )
+    if conversation is None:
         raise HttpError(404, "No such conversation.")
     return conversation
 
 
 @router.get("/conversations", response=list[ConversationOut])
 def conversations_list(request: HttpRequest) -> list[dict[str, Any]]:
-    return [_conversation_dict(c) for c in Conversation.objects.filter(owner=request.user).select_related("collection")[:200]]
+    conversations = Conversation.objects.filter(owner=request.user, collection__in=collections_readable(request.user))
+    return [_conversation_dict(c) for c in conversations.select_related("collection")[:200]]
 
 
 @router.post("/conversations", response={201: ConversationOut})
 def conversations_create(request: HttpRequest, payload: ConversationIn) -> Status:
-    collection = collection_readable(request.user, payload.collection)
-    if collection is None:
-        raise HttpError(404, f"No collection '{payload.collection}'.")
+    collection = access_collection(request.user, payload.collection)
     return Status(201, _conversation_dict(conversation_create(owner=request.user, collection=collection, title=payload.title)))
 
 
@@ -85,9 +89,7 @@ def conversation_for_question(request: HttpRequest, conversation_id: int | None,
         raise HttpError(400, f"The question is longer than {settings.CHAT_MAX_QUESTION_CHARS} characters.")
     if conversation_id is not None:
         return _own_conversation(request, conversation_id)
-    collection = collection_readable(request.user, collection_slug)
-    if collection is None:
-        raise HttpError(404, f"No collection '{collection_slug}'.")
+    collection = access_collection(request.user, collection_slug)
     return conversation_create(owner=request.user, collection=collection, title=question[:80])
 
 

@@ -14,12 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import collection_readable, collections_readable
-from accounts.auth import TokenAuth
+from accounts.access import access_collection, collections_readable
+from accounts.auth import token_for
 from accounts.limits import ReleasingIterator, rate_limit_hit, stream_slot_acquire
 from chat.services import answer_events, conversation_create
 
@@ -32,7 +32,9 @@ def _user(request: HttpRequest) -> Any:
     header = request.headers.get("Authorization", "")
     if not header.lower().startswith("bearer "):
         return None
-    return TokenAuth().authenticate(request, header.split(" ", 1)[1].strip())
+    # A read-only token may use both endpoints: listing models and asking are reads.
+    token = token_for(header.split(" ", 1)[1].strip())
+    return token.user if token is not None else None
 
 
 @csrf_exempt
@@ -64,8 +66,9 @@ def chat_completions(request: HttpRequest) -> HttpResponse:
         return _error(400, "`messages` needs at least one user message.")
     if len(questions[-1]) > settings.CHAT_MAX_QUESTION_CHARS:
         return _error(400, f"The question is longer than {settings.CHAT_MAX_QUESTION_CHARS} characters.")
-    collection = collection_readable(user, slug)
-    if collection is None:
+    try:
+        collection = access_collection(user, slug)
+    except Http404:
         return _error(404, f"The model '{slug}' does not exist.", "not_found_error")
     rate_limit_hit(user=user, scope="chat")
     release = stream_slot_acquire(user=user) if body.get("stream") else None

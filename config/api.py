@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
@@ -43,3 +44,9 @@ def _mount_routers() -> None:
 
 
 _mount_routers()
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    # accounts.access: the user may read the thing but not change it (what they may not read is a 404).
+    return api.create_response(request, {"detail": str(exc) or "Forbidden."}, status=403)

@@ -313,3 +313,8 @@ FEEDBACK_LEARNED_ADAPTER = env_bool("FEEDBACK_LEARNED_ADAPTER", True)
 # at least FEEDBACK_LEARN_MIN_GAIN nDCG@10 in cross-validation, losing on no more than half the folds.
 FEEDBACK_LEARN_MIN_EXAMPLES = env_int("FEEDBACK_LEARN_MIN_EXAMPLES", 20, minimum=2)
 FEEDBACK_LEARN_MIN_GAIN = env_float("FEEDBACK_LEARN_MIN_GAIN", 0.002)
+
+# --- Collections and permissions (accounts.access) ----------------------------------------------
+# Whether every signed-in user is a contributor of the `default` collection (search, chat, upload
+# and delete their own uploads). Off: only its members (and staff) see it.
+DEFAULT_COLLECTION_OPEN = env_bool("DEFAULT_COLLECTION_OPEN", True)

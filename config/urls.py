@@ -7,6 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("accounts/", include("accounts.urls")),
+    path("collections/", include("accounts.collections_urls")),
     path("", include("ingestion.urls")),
     path("", include("retrieval.urls")),
     path("", include("chat.urls")),

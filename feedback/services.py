@@ -17,8 +17,13 @@ from ingestion.models import Document
 
 
 def answer_visible_to(*, user: Any, answer_id: int) -> Answer | None:
-    """Users vote on and signal about the answers they can see: those of their own conversations."""
-    return Answer.objects.filter(pk=answer_id, conversation__owner=user).first()
+    """Users vote on and signal about the answers they can see: those of their own conversations,
+    in collections they may still read (accounts.access)."""
+    from accounts.access import collections_readable
+
+    return Answer.objects.filter(
+        pk=answer_id, conversation__owner=user, conversation__collection__in=collections_readable(user)
+    ).first()
 
 
 @transaction.atomic

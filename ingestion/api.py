@@ -7,11 +7,13 @@ from ninja import File, Form, Router, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
+from accounts.access import access_chunk, access_collection, access_document, collections_readable
 from accounts.limits import rate_limit_hit, upload_volume_reserve
-from ingestion.models import Collection, Document
+from accounts.models import Role
+from ingestion.models import Document
 from ingestion.schemas import ChunkSourceOut, DocumentDetailOut, DocumentOut, UploadResultOut
 from ingestion.selectors import document_as_dict, document_get, document_list
-from ingestion.services import collection_get_default, document_delete, document_ingest, document_retry
+from ingestion.services import document_delete, document_ingest, document_retry
 
 router = Router(tags=["documents"])
 
@@ -32,7 +34,7 @@ def document_upload(
     if not uploads:
         raise HttpError(400, "Send the files as multipart/form-data in the field 'files'.")
     rate_limit_hit(user=request.user, scope="upload")
-    target = _collection(collection)
+    target = access_collection(request.user, collection, role=Role.CONTRIBUTOR)
     upload_volume_reserve(user=request.user, size_bytes=sum(f.size or 0 for f in uploads))
     outcomes = [document_ingest(collection=target, uploaded_by=request.user, file=f) for f in uploads]
     body = [
@@ -51,60 +53,37 @@ def document_upload(
     return Status(202, body)
 
 
-def _collection(slug: str) -> Collection:
-    if slug == "default":
-        return collection_get_default()
-    found = Collection.objects.filter(slug=slug, kind=Collection.Kind.USER).first()
-    if found is None:
-        raise HttpError(404, f"No collection '{slug}'.")
-    return found
-
-
 @router.get("/documents", response=list[DocumentOut], summary="List documents")
 def documents_list(request: HttpRequest, status: str | None = None, collection: str | None = None) -> list[dict[str, Any]]:
     if status and status not in Document.Status.values:
         raise HttpError(400, f"status must be one of {', '.join(Document.Status.values)}")
-    return [document_as_dict(d) for d in document_list(status=status, collection=collection)[:1000]]
+    documents = document_list(status=status, collection=collection, readable=collections_readable(request.user))
+    return [document_as_dict(d) for d in documents[:1000]]
 
 
 @router.get("/documents/{document_id}", response=DocumentDetailOut, summary="One document")
 def document_detail(request: HttpRequest, document_id: int) -> dict[str, Any]:
-    return document_as_dict(_document_or_404(document_id))
+    return document_as_dict(access_document(request.user, document_id))
 
 
 @router.post("/documents/{document_id}/retry", response={202: DocumentOut}, summary="Process a document again")
 def document_retry_endpoint(request: HttpRequest, document_id: int) -> Status:
-    document = document_retry(document=_document_or_404(document_id))
+    document = document_retry(document=access_document(request.user, document_id, change=True))
     return Status(202, document_as_dict(document_get(document_id=document.id) or document))
 
 
 @router.delete("/documents/{document_id}", response={204: None}, summary="Delete a document and its chunks")
 def document_delete_endpoint(request: HttpRequest, document_id: int) -> Status:
-    document_delete(document=_document_or_404(document_id), actor=request.user)
+    document_delete(document=access_document(request.user, document_id, change=True), actor=request.user)
     return Status(204, None)
 
 
 @router.get("/chunks/{chunk_id}", response=ChunkSourceOut, summary="One passage with its document (for source panels)")
 def chunk_detail(request: HttpRequest, chunk_id: int) -> dict[str, Any]:
-    from accounts.access import collections_readable
-    from ingestion.models import Chunk
-
-    chunk = (
-        Chunk.objects.select_related("document")
-        .filter(pk=chunk_id, collection__in=collections_readable(request.user))
-        .first()
-    )
-    if chunk is None:
-        raise HttpError(404, "No such passage.")
+    chunk = access_chunk(request.user, chunk_id)
     return {
         "id": chunk.id, "document_id": chunk.document_id, "filename": chunk.document.original_filename,
         "content_type": chunk.document.content_type, "page_start": chunk.page_start, "page_end": chunk.page_end,
         "heading_path": chunk.heading_path, "text": chunk.text,
     }
 
-
-def _document_or_404(document_id: int) -> Document:
-    document = document_get(document_id=document_id)
-    if document is None:
-        raise HttpError(404, "No such document.")
-    return document

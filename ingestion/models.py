@@ -21,6 +21,8 @@ class Collection(models.Model):
     # Free-form settings of evaluation collections (chunker and model), to know when to rebuild.
     build_signature = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Archived: hidden from pickers, not searchable, not uploadable; the documents are kept.
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.slug

@@ -9,10 +9,11 @@ from django.db.models import QuerySet
 from ingestion.models import Collection, Document
 
 
-def document_list(*, status: str | None = None, collection: str | None = None) -> QuerySet[Document]:
-    documents = Document.objects.select_related("collection", "uploaded_by").filter(
-        collection__kind=Collection.Kind.USER
-    )
+def document_list(
+    *, readable: QuerySet[Collection], status: str | None = None, collection: str | None = None
+) -> QuerySet[Document]:
+    """Documents of the `readable` collections (from accounts.access.collections_readable)."""
+    documents = Document.objects.select_related("collection", "uploaded_by").filter(collection__in=readable)
     if status:
         documents = documents.filter(status=status)
     if collection:
@@ -21,7 +22,8 @@ def document_list(*, status: str | None = None, collection: str | None = None) -
 
 
 def document_get(*, document_id: int) -> Document | None:
-    return document_list().filter(pk=document_id).first()
+    """A document by id, unchecked: callers that serve a user go through accounts.access."""
+    return Document.objects.select_related("collection", "uploaded_by").defer("parsed_text").filter(pk=document_id).first()
 
 
 def document_as_dict(document: Document) -> dict[str, Any]:

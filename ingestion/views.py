@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from accounts.access import access_document, collections_with_role
+from accounts.models import Role
 from ingestion.models import Chunk
 from ingestion.parsing import storage_path
-from ingestion.selectors import document_get
 from ingestion.services import collection_get_default
 
 
@@ -17,21 +19,20 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def documents_page(request: HttpRequest) -> HttpResponse:
-    from django.conf import settings
-
     collection_get_default()
     return render(
         request,
         "ingestion/documents.html",
-        {"max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024)},
+        {
+            "max_mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024),
+            "upload_collections": collections_with_role(request.user, Role.CONTRIBUTOR),
+        },
     )
 
 
 @login_required
 def document_page(request: HttpRequest, document_id: int) -> HttpResponse:
-    document = document_get(document_id=document_id)
-    if document is None:
-        raise Http404("No such document.")
+    document = access_document(request.user, document_id)
     chunks = Chunk.objects.filter(document=document).only(
         "ordinal", "text", "page_start", "page_end", "heading_path", "token_count", "is_table"
     )
@@ -41,9 +42,7 @@ def document_page(request: HttpRequest, document_id: int) -> HttpResponse:
 @login_required
 def document_file(request: HttpRequest, document_id: int) -> FileResponse:
     """The original upload, served as an attachment under its original name (never inline HTML)."""
-    document = document_get(document_id=document_id)
-    if document is None:
-        raise Http404("No such document.")
+    document = access_document(request.user, document_id)
     path = storage_path(document.stored_name)
     if not path.exists():
         raise Http404("The stored file is missing.")

@@ -5,9 +5,8 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router
-from ninja.errors import HttpError
 
-from accounts.access import collection_readable
+from accounts.access import access_collection
 from accounts.limits import rate_limit_hit
 from retrieval.schemas import SearchIn, SearchOut
 from retrieval.search import search
@@ -32,9 +31,7 @@ def hit_as_dict(hit: ScoredChunk) -> dict[str, Any]:
 @router.post("/search", response=SearchOut, summary="Hybrid search (BM25 + vectors, fused, reranked)")
 def search_endpoint(request: HttpRequest, payload: SearchIn) -> dict[str, Any]:
     rate_limit_hit(user=request.user, scope="search")
-    collection = collection_readable(request.user, payload.collection)
-    if collection is None:
-        raise HttpError(404, f"No collection '{payload.collection}'.")
+    collection = access_collection(request.user, payload.collection)
     result = search(
         payload.query, collection_ids=[collection.id], top_k=payload.top_k, mode=payload.mode, rerank=payload.rerank
     )

@@ -7,6 +7,7 @@
   const tbody = document.querySelector("#documents tbody");
   const filter = document.getElementById("status-filter");
   const summary = document.getElementById("summary");
+  const target = document.getElementById("upload-collection");
 
   function text(tag, value, cls) {
     const el = document.createElement(tag);
@@ -25,6 +26,7 @@
     uploads.prepend(li);
     const form = new FormData();
     form.append("files", file);
+    if (target) form.append("collection", target.value);
     const xhr = new XMLHttpRequest();
     xhr.open("POST", "/api/v1/documents");
     xhr.setRequestHeader("X-CSRFToken", csrf);
@@ -48,13 +50,18 @@
   }
 
   function handle(files) { Array.from(files).forEach(upload); }
-  dropzone.addEventListener("dragover", (e) => { e.preventDefault(); dropzone.classList.add("over"); });
-  dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
-  dropzone.addEventListener("drop", (e) => { e.preventDefault(); dropzone.classList.remove("over"); handle(e.dataTransfer.files); });
-  input.addEventListener("change", () => { handle(input.files); input.value = ""; });
+  if (dropzone) dropzone.addEventListener("dragover", (e) => { e.preventDefault(); dropzone.classList.add("over"); });
+  if (dropzone) dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
+  if (dropzone) dropzone.addEventListener("drop", (e) => { e.preventDefault(); dropzone.classList.remove("over"); handle(e.dataTransfer.files); });
+  if (input) input.addEventListener("change", () => { handle(input.files); input.value = ""; });
 
   async function act(method, url) {
-    await fetch(url, { method: method, headers: { "X-CSRFToken": csrf } });
+    const response = await fetch(url, { method: method, headers: { "X-CSRFToken": csrf } });
+    if (!response.ok) {
+      let body = null;
+      try { body = await response.json(); } catch (e) { /* not JSON */ }
+      alert((body && body.detail) || "Refused (HTTP " + response.status + ")");
+    }
     refresh();
   }
 

@@ -12,7 +12,8 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.audit import Action, audit_purge, audit_record
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, Role
+from accounts.services import membership_set
 from chat.services import conversation_create
 from tests.conftest import bearer_client
 from tests.factories.files import upload
@@ -69,6 +70,8 @@ def test_upload_and_delete_are_recorded_with_the_actor(api, owner):
 
 def test_staff_opening_another_users_conversation_is_recorded(owner, member, staff):
     collection = collection_with_texts("audited", {"a.txt": "Some text."})
+    for user in (owner, member):  # both may read the collection; only the owner the conversation
+        membership_set(collection=collection, role=Role.VIEWER, user=user, actor=None)
     conversation = conversation_create(owner=owner, collection=collection, title="Private")
     url = f"/api/v1/conversations/{conversation.id}"
     assert bearer_client(owner).get(url).status_code == 200

@@ -15,7 +15,8 @@ from django.test import Client
 
 import chat.llm as llm
 from accounts.limits import ReleasingIterator, stream_slot_acquire
-from accounts.models import AuditEvent, UsageDay
+from accounts.models import AuditEvent, Role, UsageDay
+from accounts.services import membership_set
 from chat.models import Answer
 from tests.chat.fake_openai import FakeOpenAI, Reply
 from tests.conftest import bearer_client
@@ -27,11 +28,18 @@ TEXTS = {"travel.txt": "Travel policy. Hotel nights in Zurich are reimbursed up 
 QUESTION = "How much is a hotel night in Zurich reimbursed?"
 
 
+def _policies(*readers):  # type: ignore[no-untyped-def]
+    collection = collection_with_texts("policies", TEXTS)
+    for user in readers:  # collections are read by their members (accounts.access)
+        membership_set(collection=collection, role=Role.VIEWER, user=user, actor=None)
+    return collection
+
+
 @pytest.fixture
-def policies(db, settings):
+def policies(db, settings, owner, member):
     settings.LLM_BASE_URL = ""
     llm._backends.clear()
-    return collection_with_texts("policies", TEXTS)
+    return _policies(owner, member)
 
 
 @pytest.fixture
@@ -232,7 +240,7 @@ def test_the_budget_is_settled_to_reported_usage_and_released_on_failure(api, ow
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_budget_holds_under_20_concurrent_requests(owner, fake_llm, settings):
-    collection_with_texts("policies", TEXTS)
+    _policies(owner)
     settings.LLM_MAX_OUTPUT_TOKENS = 1000
     settings.LLM_DAILY_TOKEN_BUDGET = 4000
     settings.RATE_LIMIT_CHAT = 0

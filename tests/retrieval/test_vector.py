@@ -62,3 +62,23 @@ def test_it_never_returns_another_collections_chunks():
     _fill(theirs, _unit(rng, 500))
     hits = VectorRetriever().run(_unit(rng, 1)[0], collection_ids=[mine.id], top_k=50)
     assert {h.chunk_id for h in hits} == mine_ids
+
+
+def test_a_member_of_a_small_collection_gets_its_full_top_k_through_the_search_api(owner):
+    """1% of the chunks, searched by a viewer through accounts.access and the API: a full top-k."""
+    from accounts.models import Role
+    from accounts.services import membership_set
+    from tests.conftest import bearer_client
+
+    rng = np.random.default_rng(11)
+    big = collection_create(slug="big-api", name="big")
+    small = collection_create(slug="small-api", name="small")
+    _fill(big, _unit(rng, 3000))
+    small_ids = set(_fill(small, _unit(rng, 30)))
+    membership_set(collection=small, role=Role.VIEWER, user=owner, actor=None)
+    client = bearer_client(owner)
+    body = {"query": "chunk", "collection": "small-api", "mode": "vector", "rerank": False, "top_k": 20}
+    results = client.post("/api/v1/search", body, content_type="application/json").json()["results"]
+    assert len(results) == 20 and {r["chunk_id"] for r in results} <= small_ids
+    body["collection"] = "big-api"
+    assert client.post("/api/v1/search", body, content_type="application/json").status_code == 404
