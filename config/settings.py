@@ -225,6 +225,7 @@ LLM_TIMEOUT = env_float("LLM_TIMEOUT", 30.0)
 LLM_RETRIES = env_int("LLM_RETRIES", 1, minimum=0)
 LLM_RETRY_SECONDS = env_int("LLM_RETRY_SECONDS", 60, minimum=0)
 LLM_LOCAL_GGUF = env_str("LLM_LOCAL_GGUF", "")
+LLM_LOCAL_MAX_NEW_TOKENS = env_int("LLM_LOCAL_MAX_NEW_TOKENS", 256, minimum=1)
 # Passages given to the model (at most 8).
 CHAT_PASSAGES = min(8, env_int("CHAT_PASSAGES", 6, minimum=1))
 # Relevance gate (chat.services.relevance_gate): answer when a passage's cosine similarity to the
@@ -234,3 +235,10 @@ CHAT_SURE_VECTOR_SCORE = env_float("CHAT_SURE_VECTOR_SCORE", 0.55)
 CHAT_MIN_VECTOR_SCORE = env_float("CHAT_MIN_VECTOR_SCORE", 0.25)
 CHAT_MIN_KEYWORD_COVERAGE = env_float("CHAT_MIN_KEYWORD_COVERAGE", 0.5)
 CHAT_MAX_QUESTION_CHARS = env_int("CHAT_MAX_QUESTION_CHARS", 2000, minimum=1)
+# Passages are wider than chunks (chat.passages): the best CHAT_CANDIDATE_CHUNKS chunks each bring
+# CHAT_PASSAGE_WINDOW neighbouring chunks on either side; windows of a document that overlap or
+# touch merge, up to CHAT_PASSAGE_MAX_TOKENS per passage and CHAT_CONTEXT_TOKENS in all.
+CHAT_CANDIDATE_CHUNKS = env_int("CHAT_CANDIDATE_CHUNKS", 24, minimum=1)
+CHAT_PASSAGE_WINDOW = env_int("CHAT_PASSAGE_WINDOW", 1, minimum=0)
+CHAT_PASSAGE_MAX_TOKENS = env_int("CHAT_PASSAGE_MAX_TOKENS", 1024, minimum=1)
+CHAT_CONTEXT_TOKENS = env_int("CHAT_CONTEXT_TOKENS", 6000, minimum=1)
