@@ -1,18 +1,29 @@
-"""Passages for the model: retrieved chunks widened with their neighbours, one passage per region.
+"""Passages for the model: the retrieved chunks of each document, widened and merged, in one
+passage per document.
 
-A chunk fits the embedding model's window (about 256 tokens), which is the right size to find
-text but often too small to answer from: the sentence that holds the answer sits just before or
-after the sentence that matched. So each retrieved chunk becomes a window of its document
-(`window` chunks on each side), windows of the same document that overlap or touch are merged
-into one passage, and at most `limit` passages and `budget_tokens` tokens go to the model.
+A chunk fits the embedding model's window (about 256 tokens): the right size to find text, but
+often too small to answer from, and long documents are split into dozens of them. So:
 
-A passage's text is a verbatim slice of the document's parsed text (from the first chunk's
-`char_start` to the last chunk's `char_end`), and it knows where each of its chunks lies inside
-it, so a quote found in the passage can be traced back to the chunk (and page) it comes from.
+1. `sentence_match_order` re-orders the candidate chunks by how well their best *sentence*
+   matches the question (the sum of idf weights of the question's terms it contains, idf taken
+   over the candidates' sentences), fused with the retrieval order by reciprocal rank. Questions
+   are usually worded like the one sentence that answers them; a chunk's embedding or BM25
+   score is diluted by everything else in it. No model, a few milliseconds.
+2. `passages_build` walks the candidates best first. Each one brings its chunk, and the best
+   `widen_top` also bring `window` neighbouring chunks on each side (the answer often sits in
+   the sentence after the one that matched). Chunks are grouped by document, at most `limit`
+   documents (one passage each) and `budget_tokens` tokens in all.
+
+A passage's text is one or more excerpts of its document, each a verbatim slice of the parsed
+text (from a run of consecutive chunks' first `char_start` to last `char_end`), joined by
+EXCERPT_SEPARATOR. The passage knows where each chunk lies in its text, so a quote found in it
+can be traced back to the chunk (and page) it comes from.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +32,9 @@ from django.db.models.functions import Substr
 
 from ingestion.models import Chunk, Document
 from retrieval.types import ScoredChunk
+
+EXCERPT_SEPARATOR = "\n\n[…]\n\n"
+RRF_K = 60
 
 
 @dataclass
@@ -36,8 +50,8 @@ class ChunkSpan:
 
 @dataclass
 class Passage(ScoredChunk):
-    """A ScoredChunk widened to a region of its document. `chunk_id`, `scores` and `ranks` are
-    those of the best retrieved chunk inside it; `hits` lists every retrieved chunk it holds."""
+    """The chosen chunks of one document. `chunk_id`, `scores` and `ranks` are those of its best
+    candidate; `hits` lists the candidates it holds, best first."""
 
     spans: list[ChunkSpan] = field(default_factory=list)
     hits: list[int] = field(default_factory=list)
@@ -55,137 +69,136 @@ class Passage(ScoredChunk):
             return min(whole, key=lambda s: (s.chunk_id not in self.hits, s.end - s.start)), quote
         best = max(self.spans, key=lambda s: min(end, s.end) - max(at, s.start))
         piece = self.text[max(at, best.start) : min(end, best.end)].strip()
-        return best, piece or quote
+        return (best, piece) if piece else (None, quote)
 
 
-@dataclass
-class _Region:
-    document_id: int
-    first: int  # ordinals, inclusive
-    last: int
-    seed: ScoredChunk
-    hits: list[int]
+def sentence_match_order(query: str, hits: Sequence[ScoredChunk]) -> list[ScoredChunk]:
+    """`hits` re-ordered by reciprocal rank fusion of their given order and the score of their
+    best-matching sentence (sum over the query terms it holds of ln(1 + S / s_t), S sentences in
+    all candidates, s_t of them holding term t)."""
+    from chat.citations import sentences
+    from retrieval.tokenize import default_tokenizer
+
+    tokenizer = default_tokenizer()
+    terms = set(tokenizer(query))
+    if not terms or len(hits) < 2:
+        return list(hits)
+    per_hit = [[set(tokenizer(s)) & terms for s in sentences(h.text)] for h in hits]
+    holding = Counter(t for sentence_terms in per_hit for matched in sentence_terms for t in matched)
+    total = max(1, sum(len(sentence_terms) for sentence_terms in per_hit))
+
+    def best(sentence_terms: list[set[str]]) -> float:
+        return max((sum(math.log(1 + total / holding[t]) for t in matched) for matched in sentence_terms), default=0.0)
+
+    by_sentence = sorted(range(len(hits)), key=lambda i: -best(per_hit[i]))
+    fused = {i: 1 / (RRF_K + i + 1) for i in range(len(hits))}
+    for rank, i in enumerate(by_sentence, start=1):
+        fused[i] += 1 / (RRF_K + rank)
+    return [hits[i] for i in sorted(fused, key=lambda i: (-fused[i], i))]
 
 
 def passages_build(
-    hits: Sequence[ScoredChunk], *, limit: int, window: int, max_passage_tokens: int, budget_tokens: int
+    hits: Sequence[ScoredChunk], *, limit: int, window: int, widen_top: int, budget_tokens: int
 ) -> list[Passage]:
-    """Widen `hits` (best first) into at most `limit` passages of their documents.
+    """Group `hits` (best first) into at most `limit` passages, one per document.
 
-    Each hit claims the chunks `window` ordinals around it. A hit already inside a passage only
-    adds evidence; a hit whose window overlaps or touches passages of its document joins them
-    into one while that stays under `max_passage_tokens`; otherwise it starts a new passage
-    (without the chunks other passages hold) while there are fewer than `limit` and the total
-    stays under `budget_tokens`. Passages keep the order of their best hit."""
-    if not hits:
-        return []
+    Each hit adds its own chunk and, for the first `widen_top` hits, the chunks up to `window`
+    ordinals around it (nearest first), while the total stays within `budget_tokens` (the best
+    hit's own chunk always goes in). Passages keep the order of their best hit."""
     ordinals, layout = _layout([h.chunk_id for h in hits], window)
-    regions: list[_Region] = []
+    chosen: dict[int, set[int]] = {}
+    seeds: dict[int, ScoredChunk] = {}
+    held: dict[int, list[int]] = {}
     used = 0
-    for hit in hits:
+    for rank, hit in enumerate(hits):
         if hit.chunk_id not in ordinals:
             continue  # deleted since it was retrieved
-        ordinal, chunks = ordinals[hit.chunk_id], layout[hit.document_id]
-        first, last = max(ordinal - window, min(chunks)), min(ordinal + window, max(chunks))
-        mine = [r for r in regions if r.document_id == hit.document_id]
-        holder = next((r for r in mine if r.first <= ordinal <= r.last), None)
-        if holder is not None:
-            holder.hits.append(hit.chunk_id)
-            continue
-        touching = [r for r in mine if first <= r.last + 1 and r.first - 1 <= last]
-        if touching:
-            new_first, new_last = min(first, *(r.first for r in touching)), max(last, *(r.last for r in touching))
-            size = _tokens(chunks, new_first, new_last)
-            grown = size - sum(_tokens(chunks, r.first, r.last) for r in touching)
-            if size <= max_passage_tokens and used + grown <= budget_tokens:
-                keep = touching[0]
-                keep.first, keep.last = new_first, new_last
-                for other in touching[1:]:
-                    keep.hits.extend(other.hits)
-                    regions.remove(other)
-                keep.hits.append(hit.chunk_id)
-                used += grown
+        document, ordinal = hit.document_id, ordinals[hit.chunk_id]
+        if document not in chosen:
+            if len(chosen) >= limit:
                 continue
-        if len(regions) >= limit:
-            continue
-        first, last = _free_run(first, last, ordinal, mine)
-        first, last = _shrink(chunks, first, last, ordinal, max_passage_tokens)
-        cost = _tokens(chunks, first, last)
-        if regions and used + cost > budget_tokens:
-            continue
-        regions.append(_Region(hit.document_id, first, last, hit, [hit.chunk_id]))
-        used += cost
-    return _materialise(regions, layout)
+            chosen[document], seeds[document], held[document] = set(), hit, []
+        reach = window if rank < widen_top else 0
+        wanted = sorted(range(ordinal - reach, ordinal + reach + 1), key=lambda o: (abs(o - ordinal), o))
+        for o in wanted:
+            chunk = layout[document].get(o)
+            if chunk is None or o in chosen[document]:
+                continue
+            if used + chunk.token_count > budget_tokens and used > 0:
+                break
+            chosen[document].add(o)
+            used += chunk.token_count
+        if ordinal in chosen[document]:
+            held[document].append(hit.chunk_id)
+        elif not chosen[document]:
+            del chosen[document], seeds[document], held[document]
+    return _materialise(chosen, seeds, held, layout)
 
 
 def _layout(hit_ids: list[int], window: int) -> tuple[dict[int, int], dict[int, dict[int, Chunk]]]:
-    """The hits' ordinals, and the chunks within `window` + 1 (to see touching passages) of
-    each hit, by document and ordinal. Two queries."""
-    found = Chunk.objects.filter(id__in=hit_ids).values_list("id", "ordinal", "document_id")
+    """The hits' ordinals, and the chunks within `window` of each hit, by document and ordinal."""
+    found = list(Chunk.objects.filter(id__in=hit_ids).values_list("id", "ordinal", "document_id"))
     ordinals = {chunk_id: ordinal for chunk_id, ordinal, _ in found}
-    reach = window + 1
+    layout: dict[int, dict[int, Chunk]] = {}
+    if not found:
+        return ordinals, layout
     condition = Q()
     for _, ordinal, document_id in found:
-        condition |= Q(document_id=document_id, ordinal__gte=ordinal - reach, ordinal__lte=ordinal + reach)
-    layout: dict[int, dict[int, Chunk]] = {}
-    if ordinals:
-        rows = Chunk.objects.filter(condition).only(
-            "id", "document_id", "ordinal", "char_start", "char_end", "token_count", "page_start", "page_end"
-        )
-        for row in rows:
-            layout.setdefault(row.document_id, {})[row.ordinal] = row
+        condition |= Q(document_id=document_id, ordinal__gte=ordinal - window, ordinal__lte=ordinal + window)
+    rows = Chunk.objects.filter(condition).only(
+        "id", "document_id", "ordinal", "char_start", "char_end", "token_count", "page_start", "page_end"
+    )
+    for row in rows:
+        layout.setdefault(row.document_id, {})[row.ordinal] = row
     return ordinals, layout
 
 
-def _free_run(first: int, last: int, ordinal: int, regions: list[_Region]) -> tuple[int, int]:
-    """The part of [first, last] around `ordinal` that no other passage holds."""
-    for region in regions:
-        if region.last < ordinal:
-            first = max(first, region.last + 1)
-        elif region.first > ordinal:
-            last = min(last, region.first - 1)
-    return first, last
-
-
-def _tokens(chunks: dict[int, Chunk], first: int, last: int) -> int:
-    return sum(chunks[o].token_count for o in range(first, last + 1) if o in chunks)
-
-
-def _shrink(chunks: dict[int, Chunk], first: int, last: int, ordinal: int, max_tokens: int) -> tuple[int, int]:
-    """Drop neighbours (farthest first, after before before) until the window fits `max_tokens`."""
-    while _tokens(chunks, first, last) > max_tokens and (first < ordinal or last > ordinal):
-        if last - ordinal >= ordinal - first and last > ordinal:
-            last -= 1
+def _runs(ordinals: list[int]) -> list[list[int]]:
+    """Consecutive ordinals grouped: [1, 2, 3, 7, 8] -> [[1, 2, 3], [7, 8]]."""
+    runs: list[list[int]] = []
+    for o in sorted(ordinals):
+        if runs and o == runs[-1][-1] + 1:
+            runs[-1].append(o)
         else:
-            first += 1
-    return first, last
+            runs.append([o])
+    return runs
 
 
-def _materialise(regions: list[_Region], layout: dict[int, dict[int, Chunk]]) -> list[Passage]:
-    """Read each region's text as one slice of its document's parsed text (one query per document)."""
-    bounds = []
-    for region in regions:
-        chunks = [layout[region.document_id][o] for o in range(region.first, region.last + 1) if o in layout[region.document_id]]
-        bounds.append((region, chunks, min(c.char_start for c in chunks), max(c.char_end for c in chunks)))
-    texts: dict[int, str] = {}
-    for document_id in {r.document_id for r in regions}:
-        mine = [(i, start, end) for i, (r, _, start, end) in enumerate(bounds) if r.document_id == document_id]
-        row = Document.objects.filter(pk=document_id).values(
-            **{f"p{i}": Substr("parsed_text", start + 1, end - start) for i, start, end in mine}
-        ).first() or {}
-        texts.update({i: row.get(f"p{i}") or "" for i, _, _ in mine})
+def _materialise(
+    chosen: dict[int, set[int]], seeds: dict[int, ScoredChunk], held: dict[int, list[int]],
+    layout: dict[int, dict[int, Chunk]],
+) -> list[Passage]:
+    """Each document's excerpts read as slices of its parsed text (one query per document)."""
     passages = []
-    for i, (region, chunks, start, _) in enumerate(bounds):
-        seed = region.seed
-        spans = [ChunkSpan(c.id, c.char_start - start, c.char_end - start, c.page_start, c.page_end) for c in chunks]
-        if not texts[i]:  # no parsed text stored: the retrieved chunk alone
-            texts[i] = seed.text
+    for document, ordinals in chosen.items():
+        chunks = layout[document]
+        excerpts = [(min(chunks[o].char_start for o in run), max(chunks[o].char_end for o in run), run)
+                    for run in _runs(list(ordinals))]
+        row = Document.objects.filter(pk=document).values(
+            **{f"e{i}": Substr("parsed_text", start + 1, end - start) for i, (start, end, _) in enumerate(excerpts)}
+        ).first() or {}
+        seed = seeds[document]
+        parts: list[str] = []
+        spans: list[ChunkSpan] = []
+        offset = 0
+        for i, (start, end, run) in enumerate(excerpts):
+            text = row.get(f"e{i}") or ""
+            if not text:
+                continue
+            if parts:
+                offset += len(EXCERPT_SEPARATOR)
+            spans += [ChunkSpan(chunks[o].id, offset + chunks[o].char_start - start, offset + chunks[o].char_end - start,
+                                chunks[o].page_start, chunks[o].page_end) for o in run]
+            parts.append(text)
+            offset += len(text)
+        if not parts:  # no parsed text stored: the best chunk alone
+            parts = [seed.text]
             spans = [ChunkSpan(seed.chunk_id, 0, len(seed.text), seed.page_start, seed.page_end)]
-        pages = [p for c in chunks for p in (c.page_start, c.page_end) if p is not None]
+        pages = [p for s in spans for p in (s.page_start, s.page_end) if p is not None]
         passages.append(Passage(
             chunk_id=seed.chunk_id, document_id=seed.document_id, collection_id=seed.collection_id,
             filename=seed.filename, page_start=min(pages) if pages else None, page_end=max(pages) if pages else None,
-            heading_path=seed.heading_path, text=texts[i], scores=seed.scores, ranks=seed.ranks,
-            spans=spans, hits=region.hits,
+            heading_path=seed.heading_path, text=EXCERPT_SEPARATOR.join(parts), scores=seed.scores,
+            ranks=seed.ranks, spans=spans, hits=held[document],
         ))
     return passages

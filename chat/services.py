@@ -14,7 +14,7 @@ from django.db import transaction
 from chat import llm
 from chat.citations import check_citations
 from chat.models import Answer, Conversation
-from chat.passages import Passage, passages_build
+from chat.passages import Passage, passages_build, sentence_match_order
 from chat.prompts import ANSWER_PROMPT_NAME, ANSWER_PROMPT_VERSION, answer_messages, standalone_query
 from chat.rendering import answer_html
 from ingestion.models import Collection
@@ -112,9 +112,11 @@ def answer_events(
         trace["abstained_because"] = why
     else:
         started_passages = time.perf_counter()
+        ordered = sentence_match_order(query, hits)
+        trace["sentence_order"] = [h.chunk_id for h in ordered]
         passages = list(passages_build(
-            hits, limit=settings.CHAT_PASSAGES, window=settings.CHAT_PASSAGE_WINDOW,
-            max_passage_tokens=settings.CHAT_PASSAGE_MAX_TOKENS, budget_tokens=settings.CHAT_CONTEXT_TOKENS,
+            ordered, limit=settings.CHAT_PASSAGES, window=settings.CHAT_PASSAGE_WINDOW,
+            widen_top=settings.CHAT_WIDEN_TOP, budget_tokens=settings.CHAT_CONTEXT_TOKENS,
         ))
         trace["timings_ms"]["passages"] = _ms(started_passages)
         messages = answer_messages(question, passages)

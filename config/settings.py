@@ -226,8 +226,8 @@ LLM_RETRIES = env_int("LLM_RETRIES", 1, minimum=0)
 LLM_RETRY_SECONDS = env_int("LLM_RETRY_SECONDS", 60, minimum=0)
 LLM_LOCAL_GGUF = env_str("LLM_LOCAL_GGUF", "")
 LLM_LOCAL_MAX_NEW_TOKENS = env_int("LLM_LOCAL_MAX_NEW_TOKENS", 256, minimum=1)
-# Passages given to the model (at most 8).
-CHAT_PASSAGES = min(8, env_int("CHAT_PASSAGES", 6, minimum=1))
+# Passages given to the model (at most 8; one per document, see below).
+CHAT_PASSAGES = min(8, env_int("CHAT_PASSAGES", 8, minimum=1))
 # Relevance gate (chat.services.relevance_gate): answer when a passage's cosine similarity to the
 # question reaches CHAT_SURE_VECTOR_SCORE, or reaches CHAT_MIN_VECTOR_SCORE and the passage holds
 # CHAT_MIN_KEYWORD_COVERAGE of the question's keywords; otherwise say the documents do not cover it.
@@ -235,10 +235,11 @@ CHAT_SURE_VECTOR_SCORE = env_float("CHAT_SURE_VECTOR_SCORE", 0.55)
 CHAT_MIN_VECTOR_SCORE = env_float("CHAT_MIN_VECTOR_SCORE", 0.25)
 CHAT_MIN_KEYWORD_COVERAGE = env_float("CHAT_MIN_KEYWORD_COVERAGE", 0.5)
 CHAT_MAX_QUESTION_CHARS = env_int("CHAT_MAX_QUESTION_CHARS", 2000, minimum=1)
-# Passages are wider than chunks (chat.passages): the best CHAT_CANDIDATE_CHUNKS chunks each bring
-# CHAT_PASSAGE_WINDOW neighbouring chunks on either side; windows of a document that overlap or
-# touch merge, up to CHAT_PASSAGE_MAX_TOKENS per passage and CHAT_CONTEXT_TOKENS in all.
-CHAT_CANDIDATE_CHUNKS = env_int("CHAT_CANDIDATE_CHUNKS", 24, minimum=1)
+# Passages (chat.passages): the best CHAT_CANDIDATE_CHUNKS chunks, re-ordered by their best matching
+# sentence, are grouped into one passage per document (at most CHAT_PASSAGES documents); the first
+# CHAT_WIDEN_TOP of them also bring CHAT_PASSAGE_WINDOW neighbouring chunks on each side; at most
+# CHAT_CONTEXT_TOKENS tokens of passages in all.
+CHAT_CANDIDATE_CHUNKS = env_int("CHAT_CANDIDATE_CHUNKS", 40, minimum=1)
 CHAT_PASSAGE_WINDOW = env_int("CHAT_PASSAGE_WINDOW", 1, minimum=0)
-CHAT_PASSAGE_MAX_TOKENS = env_int("CHAT_PASSAGE_MAX_TOKENS", 1024, minimum=1)
+CHAT_WIDEN_TOP = env_int("CHAT_WIDEN_TOP", 4, minimum=0)
 CHAT_CONTEXT_TOKENS = env_int("CHAT_CONTEXT_TOKENS", 6000, minimum=1)
