@@ -30,6 +30,9 @@ from retrieval.types import ScoredChunk
 
 logger = logging.getLogger(__name__)
 BACKENDS = ("openai", "local", "extractive")
+# Passage tokens given to the local backend: SmolLM2's window is 8k tokens and a 135M model
+# reads about a thousand prompt tokens a second on two cores.
+LOCAL_CONTEXT_TOKENS = 2048
 
 
 class LLMError(Exception):

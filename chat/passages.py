@@ -121,13 +121,13 @@ def passages_build(
         reach = window if rank < widen_top else 0
         wanted = sorted(range(ordinal - reach, ordinal + reach + 1), key=lambda o: (abs(o - ordinal), o))
         for o in wanted:
-            chunk = layout[document].get(o)
-            if chunk is None or o in chosen[document]:
+            if o not in layout[document] or o in chosen[document]:
                 continue
-            if used + chunk.token_count > budget_tokens and used > 0:
+            cost = _new_tokens(layout[document], chosen[document], o)
+            if used + cost > budget_tokens and used > 0:
                 break
             chosen[document].add(o)
-            used += chunk.token_count
+            used += cost
         if ordinal in chosen[document]:
             held[document].append(hit.chunk_id)
         elif not chosen[document]:
@@ -151,6 +151,19 @@ def _layout(hit_ids: list[int], window: int) -> tuple[dict[int, int], dict[int, 
     for row in rows:
         layout.setdefault(row.document_id, {})[row.ordinal] = row
     return ordinals, layout
+
+
+def _new_tokens(chunks: dict[int, Chunk], chosen: set[int], ordinal: int) -> int:
+    """Tokens chunk `ordinal` adds to a passage: consecutive chunks overlap (the chunker repeats a
+    few sentences), and the text already there from a chosen neighbour is not counted twice."""
+    chunk = chunks[ordinal]
+    length = max(1, chunk.char_end - chunk.char_start)
+    covered = 0
+    for neighbour in (ordinal - 1, ordinal + 1):
+        if neighbour in chosen and neighbour in chunks:
+            other = chunks[neighbour]
+            covered += max(0, min(chunk.char_end, other.char_end) - max(chunk.char_start, other.char_start))
+    return max(0, round(chunk.token_count * (length - min(covered, length)) / length))
 
 
 def _runs(ordinals: list[int]) -> list[list[int]]:

@@ -54,6 +54,12 @@ def passage_trace(n: int, passage: ScoredChunk) -> dict[str, Any]:
     return data
 
 
+def _context_tokens(backend: str) -> int:
+    if backend == "local":  # a small in-process model: short context window, slow prompt reading on CPU
+        return min(settings.CHAT_CONTEXT_TOKENS, llm.LOCAL_CONTEXT_TOKENS)
+    return settings.CHAT_CONTEXT_TOKENS
+
+
 def _ms(start: float) -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
@@ -116,7 +122,7 @@ def answer_events(
         trace["sentence_order"] = [h.chunk_id for h in ordered]
         passages = list(passages_build(
             ordered, limit=settings.CHAT_PASSAGES, window=settings.CHAT_PASSAGE_WINDOW,
-            widen_top=settings.CHAT_WIDEN_TOP, budget_tokens=settings.CHAT_CONTEXT_TOKENS,
+            widen_top=settings.CHAT_WIDEN_TOP, budget_tokens=_context_tokens(name),
         ))
         trace["timings_ms"]["passages"] = _ms(started_passages)
         messages = answer_messages(question, passages)

@@ -238,8 +238,8 @@ CHAT_MAX_QUESTION_CHARS = env_int("CHAT_MAX_QUESTION_CHARS", 2000, minimum=1)
 # Passages (chat.passages): the best CHAT_CANDIDATE_CHUNKS chunks, re-ordered by their best matching
 # sentence, are grouped into one passage per document (at most CHAT_PASSAGES documents); the first
 # CHAT_WIDEN_TOP of them also bring CHAT_PASSAGE_WINDOW neighbouring chunks on each side; at most
-# CHAT_CONTEXT_TOKENS tokens of passages in all.
-CHAT_CANDIDATE_CHUNKS = env_int("CHAT_CANDIDATE_CHUNKS", 40, minimum=1)
+# CHAT_CONTEXT_TOKENS tokens of passages in all (the local backend: at most LOCAL_CONTEXT_TOKENS).
+CHAT_CANDIDATE_CHUNKS = env_int("CHAT_CANDIDATE_CHUNKS", 60, minimum=1)
 CHAT_PASSAGE_WINDOW = env_int("CHAT_PASSAGE_WINDOW", 1, minimum=0)
 CHAT_WIDEN_TOP = env_int("CHAT_WIDEN_TOP", 4, minimum=0)
-CHAT_CONTEXT_TOKENS = env_int("CHAT_CONTEXT_TOKENS", 6000, minimum=1)
+CHAT_CONTEXT_TOKENS = env_int("CHAT_CONTEXT_TOKENS", 8000, minimum=1)
