@@ -34,7 +34,8 @@ def best_quote(claim: str, passage: str) -> str:
     """The passage sentence that shares most words with the claim (verbatim from the passage)."""
     tokenizer = default_tokenizer()
     claim_terms = set(tokenizer(claim))
-    candidates = sentences(passage) or [passage.strip()]
+    # Only sentences with words: never the "[…]" line that separates a passage's excerpts.
+    candidates = [s for s in sentences(passage) if re.search(r"\w", s)] or [passage.strip()]
     return max(candidates, key=lambda s: (len(claim_terms & set(tokenizer(s))), -abs(len(s) - len(claim))))
 
 

@@ -79,3 +79,10 @@ def test_a_chunk_whose_sentence_matches_the_question_moves_up(chunks):
     ordered = sentence_match_order("Who keeps the cabinet keys for archived contracts?", hits)
     assert [h.text for h in ordered].index(texts[3]) == 1
     assert sentence_match_order("", hits) == hits
+
+
+def test_a_citation_never_quotes_the_excerpt_separator(chunks):
+    [passage] = build([hit(chunks[1]), hit(chunks[7])], widen_top=0)
+    assert EXCERPT_SEPARATOR in passage.text
+    _, [citation], _ = check_citations("Zebras [1].", [passage])
+    assert "…" not in citation.quote and citation.quote in Chunk.objects.get(pk=citation.chunk_id).text
