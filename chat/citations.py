@@ -34,7 +34,8 @@ def best_quote(claim: str, passage: str) -> str:
     """The passage sentence that shares most words with the claim (verbatim from the passage)."""
     tokenizer = default_tokenizer()
     claim_terms = set(tokenizer(claim))
-    candidates = sentences(passage) or [passage.strip()]
+    # Only sentences with words: never the "[…]" line that separates a passage's excerpts.
+    candidates = [s for s in sentences(passage) if re.search(r"\w", s)] or [passage.strip()]
     return max(candidates, key=lambda s: (len(claim_terms & set(tokenizer(s))), -abs(len(s) - len(claim))))
 
 
@@ -69,9 +70,22 @@ def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> tuple[str, 
         passage = passages[n - 1]
         claim = claims[n]
         quote = claim if claim and claim in passage.text else best_quote(claim, passage.text)
-        citations.append(Citation(n=n, chunk_id=passage.chunk_id, document_id=passage.document_id,
-                                  filename=passage.filename, page=passage.page_start, quote=quote))
+        citations.append(_citation(n, passage, quote))
     return cleaned, citations, removed
+
+
+def _citation(n: int, passage: ScoredChunk, quote: str) -> Citation:
+    """The citation names the chunk the quote lies in (and that chunk's page), so the source
+    panel can open it and highlight the quote; a passage wider than one chunk says which."""
+    from chat.passages import Passage
+
+    chunk_id, page = passage.chunk_id, passage.page_start
+    if isinstance(passage, Passage):
+        span, quote = passage.span_of(quote)
+        if span is not None:
+            chunk_id, page = span.chunk_id, span.page_start
+    return Citation(n=n, chunk_id=chunk_id, document_id=passage.document_id, filename=passage.filename,
+                    page=page, quote=quote)
 
 
 def quote_is_verbatim(citation: Citation, passages: Sequence[ScoredChunk]) -> bool:

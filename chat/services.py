@@ -17,7 +17,9 @@ from accounts.limits import LimitExceeded, Reservation, token_budget_reserve, to
 from chat import llm
 from chat.citations import check_citations
 from chat.models import Answer, Conversation
+from chat.passages import Passage, passages_build, sentence_match_order
 from chat.prompts import ANSWER_PROMPT_NAME, ANSWER_PROMPT_VERSION, answer_messages, standalone_query
+from chat.rendering import answer_html
 from ingestion.models import Collection
 from retrieval.search import search
 from retrieval.types import ScoredChunk
@@ -53,6 +55,7 @@ def answer_as_dict(answer: Answer) -> dict[str, Any]:
         "conversation_id": answer.conversation_id,
         "question": answer.question,
         "answer": answer.answer,
+        "answer_html": answer_html(answer.answer, [c["n"] for c in answer.citations]),
         "backend": answer.backend,
         "model": answer.model,
         "abstained": answer.abstained,
@@ -60,6 +63,21 @@ def answer_as_dict(answer: Answer) -> dict[str, Any]:
         "created_at": answer.created_at.isoformat(),
         "notice": answer.trace.get("notice", ""),
     }
+
+
+def passage_trace(n: int, passage: ScoredChunk) -> dict[str, Any]:
+    data: dict[str, Any] = {"n": n, "chunk_id": passage.chunk_id, "document_id": passage.document_id,
+                            "filename": passage.filename, "page": passage.page_start, "text": passage.text}
+    if isinstance(passage, Passage):
+        data["chunks"] = [asdict(span) for span in passage.spans]
+        data["hits"] = passage.hits
+    return data
+
+
+def _context_tokens(backend: str) -> int:
+    if backend == "local":  # a small in-process model: short context window, slow prompt reading on CPU
+        return min(settings.CHAT_CONTEXT_TOKENS, llm.LOCAL_CONTEXT_TOKENS)
+    return settings.CHAT_CONTEXT_TOKENS
 
 
 def _ms(start: float) -> float:
@@ -96,15 +114,15 @@ def answer_events(
     if history is None:
         history = list(conversation.answers.order_by("-created_at").values_list("question", "answer")[:3])[::-1]
     query = standalone_query(question, history)
-    result = search(query, collection_ids=[conversation.collection_id], top_k=settings.CHAT_PASSAGES,
+    result = search(query, collection_ids=[conversation.collection_id], top_k=settings.CHAT_CANDIDATE_CHUNKS,
                     mode="hybrid", rerank=True)
     retrieval_ms = _ms(started)
-    passages = result.results
+    hits = result.results
     trace: dict[str, Any] = {
         "collection": conversation.collection.slug,
         "standalone_query": query,
         "retrieved": [{"chunk_id": p.chunk_id, "document_id": p.document_id, "scores": asdict(p.scores), "ranks": p.ranks}
-                      for p in passages],
+                      for p in hits],
         "rerank": asdict(result.rerank),
         "prompt": {"name": ANSWER_PROMPT_NAME, "version": ANSWER_PROMPT_VERSION},
         "timings_ms": {"retrieval": retrieval_ms, "rerank": result.timings_ms.get("rerank", 0.0),
@@ -112,15 +130,23 @@ def answer_events(
     }
     name = backend or llm.configured_backend_name()
     text, used, ttft = "", "extractive", None
-    covered, why = relevance_gate(query, passages)
+    # The gate judges the best chunks themselves, before they are widened into passages.
+    covered, why = relevance_gate(query, hits[: settings.CHAT_PASSAGES])
     trace["relevance"] = why
+    passages: list[ScoredChunk] = []
     if not covered:
         trace["abstained_because"] = why
-        passages = []
     else:
+        started_passages = time.perf_counter()
+        ordered = sentence_match_order(query, hits)
+        trace["sentence_order"] = [h.chunk_id for h in ordered]
+        passages = list(passages_build(
+            ordered, limit=settings.CHAT_PASSAGES, window=settings.CHAT_PASSAGE_WINDOW,
+            widen_top=settings.CHAT_WIDEN_TOP, budget_tokens=_context_tokens(name),
+        ))
+        trace["timings_ms"]["passages"] = _ms(started_passages)
         messages = answer_messages(question, passages)
-        trace["passages"] = [{"n": n, "chunk_id": p.chunk_id, "document_id": p.document_id, "filename": p.filename,
-                              "page": p.page_start, "text": p.text} for n, p in enumerate(passages, start=1)]
+        trace["passages"] = [passage_trace(n, p) for n, p in enumerate(passages, start=1)]
         for used, piece in _generate(name, question, passages, messages, trace, conversation.owner):
             if ttft is None:
                 ttft = _ms(started)

@@ -248,8 +248,9 @@ LLM_TIMEOUT = env_float("LLM_TIMEOUT", 30.0)
 LLM_RETRIES = env_int("LLM_RETRIES", 1, minimum=0)
 LLM_RETRY_SECONDS = env_int("LLM_RETRY_SECONDS", 60, minimum=0)
 LLM_LOCAL_GGUF = env_str("LLM_LOCAL_GGUF", "")
-# Passages given to the model (at most 8).
-CHAT_PASSAGES = min(8, env_int("CHAT_PASSAGES", 6, minimum=1))
+LLM_LOCAL_MAX_NEW_TOKENS = env_int("LLM_LOCAL_MAX_NEW_TOKENS", 256, minimum=1)
+# Passages given to the model (at most 8; one per document, see below).
+CHAT_PASSAGES = min(8, env_int("CHAT_PASSAGES", 8, minimum=1))
 # Relevance gate (chat.services.relevance_gate): answer when a passage's cosine similarity to the
 # question reaches CHAT_SURE_VECTOR_SCORE, or reaches CHAT_MIN_VECTOR_SCORE and the passage holds
 # CHAT_MIN_KEYWORD_COVERAGE of the question's keywords; otherwise say the documents do not cover it.
@@ -318,3 +319,12 @@ FEEDBACK_LEARN_MIN_GAIN = env_float("FEEDBACK_LEARN_MIN_GAIN", 0.002)
 # Whether every signed-in user is a contributor of the `default` collection (search, chat, upload
 # and delete their own uploads). Off: only its members (and staff) see it.
 DEFAULT_COLLECTION_OPEN = env_bool("DEFAULT_COLLECTION_OPEN", True)
+
+# Passages (chat.passages): the best CHAT_CANDIDATE_CHUNKS chunks, re-ordered by their best matching
+# sentence, are grouped into one passage per document (at most CHAT_PASSAGES documents); the first
+# CHAT_WIDEN_TOP of them also bring CHAT_PASSAGE_WINDOW neighbouring chunks on each side; at most
+# CHAT_CONTEXT_TOKENS tokens of passages in all (the local backend: at most LOCAL_CONTEXT_TOKENS).
+CHAT_CANDIDATE_CHUNKS = env_int("CHAT_CANDIDATE_CHUNKS", 60, minimum=1)
+CHAT_PASSAGE_WINDOW = env_int("CHAT_PASSAGE_WINDOW", 1, minimum=0)
+CHAT_WIDEN_TOP = env_int("CHAT_WIDEN_TOP", 4, minimum=0)
+CHAT_CONTEXT_TOKENS = env_int("CHAT_CONTEXT_TOKENS", 8000, minimum=1)

@@ -1,5 +1,6 @@
 // Chat page: conversations, streamed answers (SSE over fetch), numbered citations and a source panel.
-// Everything from the server or the user is inserted with textContent: no HTML is ever interpreted.
+// Everything from the server or the user is inserted with textContent, except a finished answer's
+// answer_html, which the server renders from Markdown and sanitises (chat/rendering.py).
 (function () {
   const csrf = document.querySelector("[name=csrfmiddlewaretoken]").value;
   const $ = (id) => document.getElementById(id);
@@ -58,25 +59,23 @@
     box.scrollIntoView({ block: "end" });
     return { box, answer, meta, actions, text: "" };
   }
-  function renderAnswer(target, text, citations) {
-    // Plain text with [n] turned into buttons that open the cited passage.
-    target.replaceChildren();
-    const byNumber = new Map((citations || []).map((c) => [c.n, c]));
-    text.split(/(\[\d+\])/).forEach((part) => {
-      const match = part.match(/^\[(\d+)\]$/);
-      if (match && byNumber.has(Number(match[1]))) {
-        const citation = byNumber.get(Number(match[1]));
-        const button = el("button", `[${citation.n}]`, "cite"); button.type = "button";
-        button.title = `${citation.filename}${citation.page ? ", page " + citation.page : ""}`;
-        button.onclick = () => openSource(citation);
-        target.append(button);
-      } else {
-        target.append(document.createTextNode(part));
-      }
+  function renderAnswer(target, answer) {
+    // answer_html is the answer's Markdown rendered by the server with raw HTML disabled and then
+    // cleaned by an allowlist (chat/rendering.py: no scripts, no images, no event handlers); its
+    // [n] markers arrive as button.cite[data-n], wired here to open the cited passage.
+    const byNumber = new Map((answer.citations || []).map((c) => [c.n, c]));
+    target.innerHTML = answer.answer_html;
+    target.classList.add("rendered");
+    target.querySelectorAll("button.cite").forEach((button) => {
+      const citation = byNumber.get(Number(button.dataset.n));
+      if (!citation) { button.replaceWith(document.createTextNode(button.textContent)); return; }
+      button.title = `${citation.filename}${citation.page ? ", page " + citation.page : ""}`;
+      button.onclick = () => openSource(citation);
     });
+    target.querySelectorAll("a[href]").forEach((link) => { link.target = "_blank"; });
   }
   function finish(view, answer) {
-    renderAnswer(view.answer, answer.answer, answer.citations);
+    renderAnswer(view.answer, answer);
     view.meta.textContent = `${answer.abstained ? "Not in the documents · " : ""}answered by ${answer.backend}${answer.notice ? " · " + answer.notice : ""}`;
     const sources = el("ol", null, "sources");
     answer.citations.forEach((c) => {
@@ -162,5 +161,7 @@
   $("question").addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("ask").requestSubmit(); } });
   $("stop").onclick = () => state.controller && state.controller.abort();
   $("new-conversation").onclick = newConversation;
+  // A conversation stays in its collection: picking another one starts a new conversation.
+  $("collection").addEventListener("change", () => { if (state.conversation) newConversation(); });
   loadConversations();
 })();

@@ -105,3 +105,24 @@ def test_openai_endpoint_needs_a_token_and_an_existing_model(live_server, owner,
     good = OpenAI(base_url=f"{live_server.url}/v1", api_key=token, max_retries=0)
     with pytest.raises(NotFoundError):
         good.chat.completions.create(model="secret-hr", messages=[{"role": "user", "content": "salaries?"}])
+
+
+def test_a_failure_after_the_stream_started_becomes_an_error_event():
+    from chat.api import sse
+
+    def events():
+        yield "token", {"text": "Hotel nights"}
+        raise RuntimeError("the database went away")
+
+    raw = "".join(sse(events()))
+    blocks = [block.split("\n") for block in raw.strip().split("\n\n")]
+    assert [b[0] for b in blocks] == ["event: token", "event: error"]
+    assert "the database went away" in json.loads(blocks[1][1][6:])["detail"]
+
+
+@pytest.mark.django_db
+def test_answers_carry_sanitised_html_with_citation_buttons(api, default_collection):
+    body = _ask(api, question="How much is a hotel night in Zurich?").json()
+    assert '<button type="button" class="cite" data-n="1">[1]</button>' in body["answer_html"]
+    conversation = api.get(f"/api/v1/conversations/{body['conversation_id']}").json()
+    assert conversation["answers"][0]["answer_html"] == body["answer_html"]

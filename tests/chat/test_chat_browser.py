@@ -29,7 +29,7 @@ def test_ask_and_open_a_citation(live_server, worker_process, owner, tmp_path, s
         page.goto("/chat/")
         page.fill("#question", "How much is a hotel night in Zurich reimbursed?")
         page.click("#send")
-        page.wait_for_selector(".exchange button.cite", timeout=60_000)
+        page.wait_for_selector(".exchange .answer.rendered button.cite", timeout=60_000)
         answer = page.inner_text(".exchange .answer")
         assert "240 francs" in answer
         assert "answered by extractive" in page.inner_text(".exchange")
