@@ -20,7 +20,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.test import Client
 
-from accounts.services import api_token_create
+from accounts.services import api_token_create, membership_set
 from chat.models import Answer
 from chat.services import answer_create, conversation_create
 from ingestion.embedding import get_embedder
@@ -112,6 +112,12 @@ def feed(dataset: BeirDataset, train: list[str], collection: Collection, documen
     clients = {user.id: Client(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=user, name='simulation')[1]}")
                for user in users}
     reviewer = User.objects.create_user(username=f"{prefix}-reviewer", is_staff=True)
+    # The API serves votes only on answers from collections the voter may read, and evaluation
+    # collections are hidden from users: inside the split's transaction (rolled back afterwards)
+    # the collection is opened as a user collection the simulated users are viewers of.
+    Collection.objects.filter(pk=collection.pk).update(kind=Collection.Kind.USER)
+    for user in users:
+        membership_set(collection=collection, role="viewer", actor=reviewer, user=user)
     for query_id in train:
         question = dataset.queries[query_id]
         relevant = [documents[d] for d, g in dataset.qrels[query_id].items() if g > 0 and d in documents]

@@ -47,11 +47,13 @@ def test_supervisor_starts_everything_and_stops_on_ctrl_c(tmp_path):
         start_new_session=True,
     )
     try:
-        body = wait_for(
-            lambda: (h := _health(port)) and h["status"] == "ok" and h,
-            timeout=180,
-            message="a healthy app",
-        )
+        def healthy() -> dict | None:
+            if process.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"the supervisor exited with {process.returncode}:\n{log.read()[-3000:]}")
+            return (h := _health(port)) and h["status"] == "ok" and h
+
+        body = wait_for(healthy, timeout=180, message="a healthy app")
         assert body["checks"]["worker"]["ok"]
         log.seek(0)
         output = log.read()
