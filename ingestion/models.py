@@ -107,12 +107,7 @@ class ChunkTerm(models.Model):
         indexes = [
             models.Index(
                 fields=["collection", "term"], include=["chunk", "tf", "doc_length"], name="chunkterm_coll_term"
-            ),
-            # BM25 completes candidates' scores with the postings of very common terms by
-            # (chunk, term) probes instead of reading those terms' long posting lists.
-            models.Index(
-                fields=["chunk", "term"], include=["collection", "tf", "doc_length"], name="chunkterm_chunk_term"
-            ),
+            )
         ]
 
 

@@ -95,7 +95,7 @@ def _generated_collection(slug: str):  # type: ignore[no-untyped-def]
 
 
 def _pruning_retriever(**overrides):  # type: ignore[no-untyped-def]
-    options = {"k1": 1.2, "b": 0.75, "epsilon": 0.25, "candidate_limit": 4, "prune_min_postings": 0}
+    options = {"k1": 1.2, "b": 0.75, "epsilon": 0.25, "candidate_limit": 4, "prune_min_postings": 0, "prune_bound_ratio": 0.5, "prune_common_share": 0.0}
     return BM25Retriever(**{**options, **overrides})
 
 
