@@ -5,6 +5,12 @@ Scores exactly as rank-bm25's `BM25Okapi` does on the same tokens: idf = ln((N -
 query token counted as often as it occurs in the query. Corpus statistics are per collection
 (CollectionStats, kept in the same transaction as the chunks), so nothing is rebuilt per query
 and every process sees the same index.
+
+Queries that mix rare terms with very common ones (whose posting lists are most of the work) are
+answered by exact MaxScore pruning (`BM25Retriever._run_pruned`): the common terms are only read
+for the chunks the rare terms rank first, and the result is returned only when no other chunk can
+reach it; otherwise the single full query runs. Ranking is by score rounded to 1e-9, then chunk
+id, so that float summation order (which differs between plans) never reorders equal scores.
 """
 
 from __future__ import annotations
