@@ -62,3 +62,96 @@ def test_deleting_a_document_updates_the_statistics():
     after = CollectionStats.objects.get(collection=collection)
     assert after.chunk_count == before.chunk_count - 1 and after.total_length < before.total_length
     assert BM25Retriever().run("revenue", collection_ids=[collection.id], top_k=5) == []
+
+
+# --- MaxScore pruning of very common terms -----------------------------------------------------
+
+COMMON = {"cell": 0.9, "protein": 0.75, "patient": 0.6, "study": 0.3}
+RARE = ["kinase", "zebrafish", "telomere", "prion", "ribosome", "mitosis", "antigen", "lipid"]
+PRUNING_QUERIES = [
+    "kinase cell", "zebrafish cell protein", "telomere protein patient cell", "prion prion cell",
+    "ribosome mitosis cell protein patient", "antigen study cell", "lipid kinase cell protein",
+    "cell protein", "cell", "patient study", "cell protein patient study", "kinase", "mitosis lipid",
+]
+
+
+def _generated_collection(slug: str):  # type: ignore[no-untyped-def]
+    """A corpus where a few words occur in most chunks (as in the 100k benchmark) and others rarely."""
+    import random
+
+    rng = random.Random(7)
+    texts = {}
+    for i in range(40):
+        words = [f"filler{i}"]
+        for word, share in COMMON.items():
+            if rng.random() < share:
+                words += [word] * rng.randint(1, 3)
+        for word in rng.sample(RARE, rng.randint(0, 2)):
+            words += [word] * rng.randint(1, 2)
+        words += [f"pad{rng.randint(0, 5)}" for _ in range(rng.randint(0, 8))]
+        rng.shuffle(words)
+        texts[f"doc{i:02d}.txt"] = " ".join(words) + "."
+    return collection_with_texts(slug, texts)
+
+
+def _pruning_retriever(**overrides):  # type: ignore[no-untyped-def]
+    options = {"k1": 1.2, "b": 0.75, "epsilon": 0.25, "candidate_limit": 4, "prune_min_postings": 0, "prune_bound_ratio": 0.5, "prune_common_share": 0.0}
+    return BM25Retriever(**{**options, **overrides})
+
+
+def test_pruned_search_returns_exactly_the_full_query_and_rank_bm25_ranking():
+    from ingestion.chunking import embedding_input
+
+    collection = _generated_collection("pruning")
+    tokenizer = default_tokenizer()
+    chunks = list(Chunk.objects.filter(collection=collection).order_by("id"))
+    assert len(chunks) == 40
+    bm25 = BM25Okapi([tokenizer(embedding_input(c.heading_path, c.text)) for c in chunks], k1=1.2, b=0.75, epsilon=0.25)
+    full = BM25Retriever(k1=1.2, b=0.75, epsilon=0.25, prune_min_postings=10**9)
+    pruned = _pruning_retriever()
+    paths = set()
+    for query in PRUNING_QUERIES:
+        reference = sorted(
+            ((score, chunk.id) for chunk, score in zip(chunks, bm25.get_scores(tokenizer(query))) if score != 0),
+            key=lambda pair: (-pair[0], pair[1]),
+        )
+        for top_k in (1, 3, 5, 10, 40):
+            expected = full.run(query, collection_ids=[collection.id], top_k=top_k)
+            assert full.last_paths == ["full"]
+            got = pruned.run(query, collection_ids=[collection.id], top_k=top_k)
+            paths.update(pruned.last_paths)
+            assert [h.chunk_id for h in got] == [h.chunk_id for h in expected], (query, top_k, pruned.last_paths)
+            assert [h.score for h in got] == pytest.approx([h.score for h in expected], rel=1e-12, abs=1e-12)
+            assert [h.chunk_id for h in got] == [chunk_id for _, chunk_id in reference[:top_k]]
+            assert [h.score for h in got] == pytest.approx([score for score, _ in reference[:top_k]], abs=1e-9)
+    assert {"pruned", "fallback", "full"} <= paths
+
+
+def test_a_rare_term_with_common_terms_is_scored_by_the_pruned_path():
+    collection = _generated_collection("pruned-path")
+    retriever = _pruning_retriever(candidate_limit=1000)
+    hits = retriever.run("zebrafish cell protein", collection_ids=[collection.id], top_k=1)
+    assert retriever.last_paths == ["pruned"]
+    assert "zebrafish" in Chunk.objects.get(pk=hits[0].chunk_id).text
+
+
+def test_more_results_than_the_rare_terms_find_falls_back_to_the_full_query():
+    collection = _generated_collection("fallback-path")
+    retriever = _pruning_retriever(candidate_limit=1000)
+    hits = retriever.run("zebrafish cell protein", collection_ids=[collection.id], top_k=40)
+    assert retriever.last_paths == ["fallback"]
+    assert len(hits) > Chunk.objects.filter(collection=collection, text__contains="zebrafish").count()
+
+
+def test_a_query_of_only_common_terms_is_not_pruned():
+    collection = _generated_collection("common-only")
+    retriever = _pruning_retriever()
+    retriever.run("cell protein", collection_ids=[collection.id], top_k=3)
+    assert retriever.last_paths == ["full"]
+
+
+def test_small_posting_lists_use_the_single_full_query():
+    collection = _generated_collection("small")
+    retriever = BM25Retriever(k1=1.2, b=0.75)  # default: prune only beyond 20,000 common postings
+    retriever.run("zebrafish cell protein", collection_ids=[collection.id], top_k=1)
+    assert retriever.last_paths == ["full"]
