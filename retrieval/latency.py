@@ -98,7 +98,9 @@ def benchmark_rerankers(folder: Path, *, log: Log) -> dict[str, CrossEncoderRera
         log(f"built the benchmark cross-encoder in {path}")
     return {
         RERANK_MODE: CrossEncoderReranker(model=str(path), retry_seconds=0, backend="torch"),
-        RERANK_ONNX_MODE: CrossEncoderReranker(model=str(path), retry_seconds=0, backend="onnx", cache_dir=folder / "models"),
+        RERANK_ONNX_MODE: CrossEncoderReranker(
+            model=str(path), retry_seconds=0, backend="onnx", cache_dir=folder / "models"
+        ),
         RERANK_ONNX_INT8_MODE: CrossEncoderReranker(
             model=str(path), retry_seconds=0, backend="onnx-int8", cache_dir=folder / "models"
         ),

@@ -94,7 +94,9 @@ class CrossEncoderReranker:
         cache_dir: Path | None = None,
     ) -> None:
         if backend not in BACKENDS:
-            raise ValueError(f"RERANK_BACKEND={backend!r} is not a known reranker backend: use one of {', '.join(BACKENDS)}")
+            raise ValueError(
+                f"RERANK_BACKEND={backend!r} is not a known reranker backend: use one of {', '.join(BACKENDS)}"
+            )
         self.model_name = model
         self.retry_seconds = retry_seconds
         # onnxruntime on CPU gains nothing from batching pairs and loses to padding: one pair per run
@@ -176,7 +178,8 @@ def get_reranker() -> CrossEncoderReranker:
         with _reranker_lock:
             if _reranker is None:
                 _reranker = CrossEncoderReranker(
-                    model=settings.RERANK_MODEL, retry_seconds=settings.RERANK_RETRY_SECONDS, backend=settings.RERANK_BACKEND
+                    model=settings.RERANK_MODEL, retry_seconds=settings.RERANK_RETRY_SECONDS,
+                    backend=settings.RERANK_BACKEND,
                 )
     return _reranker
 
