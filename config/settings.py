@@ -232,8 +232,9 @@ BM25_B = env_float("BM25_B", 0.4)
 RERANK_MODEL = env_str("RERANK_MODEL", "cross-encoder/ms-marco-MiniLM-L-6-v2")
 RERANK_TOP_N = env_int("RERANK_TOP_N", 20, minimum=1)
 RERANK_RETRY_SECONDS = env_int("RERANK_RETRY_SECONDS", 300, minimum=0)
-# Run the cross-encoder with int8 dynamic quantisation (about 2x faster on CPU; see docs/benchmarks.md).
-RERANK_INT8 = env_bool("RERANK_INT8", False)
+# How the cross-encoder runs: torch (sentence-transformers), onnx (fp32) or onnx-int8 via
+# onnxruntime; the ONNX exports are cached under EMBEDDING_CACHE_DIR (see docs/benchmarks.md).
+RERANK_BACKEND = env_choice("RERANK_BACKEND", "onnx-int8", ["torch", "onnx", "onnx-int8"])
 # Candidates each retriever contributes before fusion.
 RETRIEVAL_CANDIDATES = env_int("RETRIEVAL_CANDIDATES", 100, minimum=1)
 RRF_K = env_float("RRF_K", 60.0)

@@ -7,9 +7,13 @@ transformer fusions, `quantize_dynamic` with the per-channel int8 weights of its
 `export_dynamic_quantized_onnx_model` presets), done with the onnx and onnxruntime packages the
 project already needs: optimum-onnx would pin transformers below 4.58.
 
+The same machinery exports cross-encoders (`kind="cross-encoder"`, for retrieval/rerank.py): the
+transformers sequence-classification model behind a sentence-transformers CrossEncoder, whose
+output is the logits; the metadata then records the activation CrossEncoder.predict applies.
+
 Cache layout: `<cache_dir>/<model>-<backend>-<key>/` with `model.onnx`, the tokenizer files and
 `footnote-onnx.json` (pooling, normalisation, maximum length). The key hashes the source (path and
-weight files' size and mtime), the backend, the quantisation flavour and the exporter version, so
+weight files' size and mtime), the kind, the backend, the quantisation flavour and the exporter version, so
 a changed model or setting exports afresh. The folder is built under a temporary name and renamed
 into place while holding a file lock: two processes starting at once export it once, and a
 half-written folder is never seen.
@@ -36,6 +40,9 @@ META_FILE = "footnote-onnx.json"
 MODEL_FILE = "model.onnx"
 ONNX_BACKENDS = ("onnx", "onnx-int8")
 POOLING_MODES = ("mean", "cls", "max")
+KINDS = ("embedding", "cross-encoder")
+# CrossEncoder activations the ONNX path reproduces (applied to the logits in numpy).
+CROSS_ENCODER_ACTIVATIONS = ("Sigmoid", "Identity")
 # transformers model types onnxruntime's offline optimizer can fuse as "bert" (attention,
 # layer norm, gelu); other architectures still get onnxruntime's online graph optimisations.
 _BERT_LIKE = {"bert", "roberta", "xlm-roberta", "distilbert", "camembert", "electra"}
@@ -74,22 +81,27 @@ def _source_fingerprint(source: str) -> str:
     return "|".join(parts)
 
 
-def export_folder(*, source: str, label: str, backend: str, cache_dir: Path) -> Path:
+def export_folder(*, source: str, label: str, backend: str, cache_dir: Path, kind: str = "embedding") -> Path:
     """Where the export of `source` for `backend` lives (whether or not it exists yet)."""
     flavour = quantization_flavour() if backend == "onnx-int8" else "fp32"
-    key_text = "|".join([_source_fingerprint(source), backend, flavour, EXPORTER_VERSION])
-    key = hashlib.sha256(key_text.encode()).hexdigest()[:12]
+    parts = [_source_fingerprint(source), backend, flavour, EXPORTER_VERSION]
+    if kind != "embedding":  # embedding keys stay as they were: existing caches remain valid
+        parts.append(kind)
+    key = hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", label.split("/")[-1])[:60]
     return cache_dir / f"{name}-{backend}-{key}"
 
 
-def ensure_export(*, source: str, label: str, backend: str, cache_dir: Path) -> Path:
-    """The cache folder holding `source` exported for `backend`, exported first if missing.
+def ensure_export(*, source: str, label: str, backend: str, cache_dir: Path, kind: str = "embedding") -> Path:
+    """The cache folder holding `source` (a sentence-transformers model, or with
+    kind="cross-encoder" a CrossEncoder) exported for `backend`, exported first if missing.
 
     Raises EmbeddingExportError when the model's architecture has no ONNX path here."""
     if backend not in ONNX_BACKENDS:
         raise ValueError(f"not an ONNX backend: {backend!r}")
-    target = export_folder(source=source, label=label, backend=backend, cache_dir=cache_dir)
+    if kind not in KINDS:
+        raise ValueError(f"not a kind of model this exports: {kind!r}")
+    target = export_folder(source=source, label=label, backend=backend, cache_dir=cache_dir, kind=kind)
     if (target / META_FILE).exists():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +110,10 @@ def ensure_export(*, source: str, label: str, backend: str, cache_dir: Path) -> 
             return target  # another process exported it while we waited for the lock
         workdir = Path(tempfile.mkdtemp(dir=cache_dir, prefix=f".{target.name}-"))
         try:
-            _export(source=source, backend=backend, out=workdir)
+            if kind == "cross-encoder":
+                _export_cross_encoder(source=source, backend=backend, out=workdir)
+            else:
+                _export(source=source, backend=backend, out=workdir)
             workdir.chmod(0o755)  # mkdtemp makes it private; the web and worker users may differ
             os.replace(workdir, target)
         finally:
@@ -126,10 +141,41 @@ def _export(*, source: str, backend: str, out: Path) -> None:
     tokenizer.save_pretrained(str(out))
     sample = tokenizer(["a short one", "and a somewhat longer second sentence"], padding=True, return_tensors="pt")
     input_names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in sample]
+    _export_graph(transformer.auto_model, sample, input_names, "last_hidden_state", backend=backend, out=out, meta=meta)
+
+
+def _export_cross_encoder(*, source: str, backend: str, out: Path) -> None:
+    """A CrossEncoder's sequence-classification model: (input_ids, attention_mask[, token_type_ids])
+    -> logits, with the activation and maximum length its `predict` uses recorded in the metadata."""
+    from sentence_transformers import CrossEncoder
+
+    model = CrossEncoder(source, device="cpu")
+    auto_model = model.model
+    labels = int(model.num_labels)
+    activation = type(model.activation_fn).__name__
+    if auto_model is None or labels != 1 or activation not in CROSS_ENCODER_ACTIVATIONS:
+        raise EmbeddingExportError(
+            f"The ONNX reranker backends support one-label cross-encoders with a sigmoid or no activation; "
+            f"{source} has {labels} labels and {activation}. Set RERANK_BACKEND=torch for it."
+        )
+    tokenizer = model.tokenizer
+    tokenizer.save_pretrained(str(out))
+    sample = tokenizer(["a short one", "a query"], ["a passage", "and a somewhat longer second passage"],
+                       padding=True, return_tensors="pt")
+    input_names = [name for name in ("input_ids", "attention_mask", "token_type_ids") if name in sample]
+    meta = {"source": source, "kind": "cross-encoder", "activation": activation, "num_labels": labels,
+            "max_seq_length": int(model.max_seq_length)}
+    _export_graph(auto_model, sample, input_names, "logits", backend=backend, out=out, meta=meta)
+
+
+def _export_graph(
+    auto_model: Any, sample: Any, input_names: list[str], output: str, *, backend: str, out: Path, meta: dict[str, Any]
+) -> None:
+    """Export, fuse and (for onnx-int8) quantise `auto_model` into `out`, then write the metadata."""
     raw = out / "raw.onnx"
-    _torch_export(transformer.auto_model, sample, input_names, raw)
+    _torch_export(auto_model, sample, input_names, raw, output=output)
     fused = out / "fused.onnx"
-    _fuse(raw, fused, transformer.auto_model.config)
+    _fuse(raw, fused, auto_model.config)
     raw.unlink()
     if backend == "onnx-int8":
         _quantize(fused, out / MODEL_FILE)
@@ -166,27 +212,29 @@ def _describe(model: Any, source: str) -> dict[str, Any]:
     }
 
 
-def _torch_export(auto_model: Any, sample: Any, input_names: list[str], path: Path) -> None:
+def _torch_export(auto_model: Any, sample: Any, input_names: list[str], path: Path, *, output: str) -> None:
+    """`output` names the model output exported: last_hidden_state (embedding) or logits (cross-encoder)."""
     import torch
 
-    class LastHiddenState(torch.nn.Module):
+    class OneOutput(torch.nn.Module):
         def __init__(self, inner: Any) -> None:
             super().__init__()
             self.inner = inner
 
         def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
-            return self.inner(**dict(zip(input_names, inputs))).last_hidden_state
+            return getattr(self.inner(**dict(zip(input_names, inputs))), output)
 
     # Eager attention exports as plain MatMul/Softmax, which onnxruntime fuses into Attention.
     if hasattr(auto_model, "set_attn_implementation"):
         auto_model.set_attn_implementation("eager")
-    axes = {name: {0: "batch", 1: "sequence"} for name in [*input_names, "last_hidden_state"]}
+    axes: dict[str, dict[int, str]] = {name: {0: "batch", 1: "sequence"} for name in input_names}
+    axes[output] = {0: "batch", 1: "sequence"} if output == "last_hidden_state" else {0: "batch"}
     # The tracer warns about transformers' mask code; outputs are checked against torch by tests.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            LastHiddenState(auto_model.eval()), tuple(sample[name] for name in input_names), str(path),
-            input_names=input_names, output_names=["last_hidden_state"], dynamic_axes=axes,
+            OneOutput(auto_model.eval()), tuple(sample[name] for name in input_names), str(path),
+            input_names=input_names, output_names=[output], dynamic_axes=axes,
             opset_version=17, dynamo=False,
         )
 

@@ -110,13 +110,78 @@ def test_evaluate_retrieval_on_a_beir_folder(tmp_path):
     assert Collection.objects.filter(kind="evaluation").count() == 1
 
 
-def test_an_int8_reranker_quantises_its_linear_layers_and_scores_close_to_fp32(tiny_cross_encoder):
-    passages = ["Hotel nights in Zurich are reimbursed.", "Laptops are replaced every four years.", "Lunch at noon."]
-    full = CrossEncoderReranker(model=tiny_cross_encoder, retry_seconds=60)
-    quantised = CrossEncoderReranker(model=tiny_cross_encoder, retry_seconds=60, int8=True)
-    expected = full.run("hotel in Zurich", passages)
-    scores = quantised.run("hotel in Zurich", passages)
-    assert any("quantized" in type(module).__module__ for module in quantised._model.modules())
-    assert not any("quantized" in type(module).__module__ for module in full._model.modules())
-    assert scores == pytest.approx(expected, abs=0.05)
-    assert quantised.status()["int8"] is True
+PASSAGES = ["Hotel nights in Zurich are reimbursed up to 240 francs.", "Laptops are replaced every four years.",
+            "Lunch is served from noon until two.", "Zurich", "Travel policy: trains are booked in second class "
+            "unless the journey takes longer than three hours, then first class is allowed."]
+
+
+@pytest.fixture(scope="session")
+def spread_cross_encoder(tmp_path_factory):
+    """Like tiny_cross_encoder, with larger (seeded) random weights: its scores differ between
+    passages by far more than int8 rounding, so the ordering is something int8 can keep or break."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from ingestion.embedding import default_model_path
+
+    path = tmp_path_factory.mktemp("spread-cross-encoder")
+    tokenizer = AutoTokenizer.from_pretrained(default_model_path())
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                        intermediate_size=64, num_labels=1, initializer_range=0.3)
+    BertForSequenceClassification(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def test_onnx_rerankers_score_like_the_torch_cross_encoder(spread_cross_encoder, tmp_path):
+    import numpy as np
+    from scipy.stats import spearmanr
+
+    def reranker(backend):
+        return CrossEncoderReranker(model=spread_cross_encoder, retry_seconds=60, backend=backend, cache_dir=tmp_path)
+
+    expected = reranker("torch").run("hotel in Zurich", PASSAGES)
+    onnx = reranker("onnx").run("hotel in Zurich", PASSAGES)
+    int8 = reranker("onnx-int8").run("hotel in Zurich", PASSAGES)
+    assert max(expected) - min(expected) > 0.1  # scores that differ: the ordering means something
+    assert all(0.0 < score < 1.0 for score in onnx)  # the sigmoid CrossEncoder.predict applies to one label
+    assert onnx == pytest.approx(expected, abs=1e-5)
+    assert int8 == pytest.approx(expected, abs=0.05)
+    assert spearmanr(int8, expected)[0] > 0.8
+    assert int(np.argmax(int8)) == int(np.argmax(expected))
+    assert reranker("onnx").run("hotel", []) == []
+
+
+def test_an_onnx_reranker_exports_once_and_reuses_the_cache(tiny_cross_encoder, tmp_path, monkeypatch):
+    import ingestion.onnx_export as onnx_export
+
+    first = CrossEncoderReranker(model=tiny_cross_encoder, retry_seconds=60, backend="onnx-int8", cache_dir=tmp_path)
+    scores = first.run("hotel in Zurich", PASSAGES)
+    folders = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert len(folders) == 1 and (folders[0] / "model.onnx").exists()
+    assert first.status()["backend"] == "onnx-int8"
+
+    monkeypatch.setattr(onnx_export, "_export_cross_encoder", lambda **kwargs: pytest.fail("exported again"))
+    second = CrossEncoderReranker(model=tiny_cross_encoder, retry_seconds=60, backend="onnx-int8", cache_dir=tmp_path)
+    assert second.run("hotel in Zurich", PASSAGES) == pytest.approx(scores, abs=1e-6)
+
+
+def test_an_onnx_reranker_that_cannot_export_is_remembered(tmp_path, monkeypatch):
+    import ingestion.onnx_export as onnx_export
+
+    broken = CrossEncoderReranker(model=str(tmp_path / "no-such-model"), retry_seconds=3600, backend="onnx",
+                                  cache_dir=tmp_path / "cache")
+    with pytest.raises(RerankUnavailable, match="could not be loaded"):
+        broken.warm_up()
+    attempts = []
+    monkeypatch.setattr(onnx_export, "ensure_export", lambda **kwargs: attempts.append(1))
+    with pytest.raises(RerankUnavailable):
+        broken.run("hotel", ["a passage"])
+    assert attempts == []  # remembered: no second export attempt
+    assert broken.status()["ok"] is False
+
+
+def test_an_unknown_reranker_backend_is_refused():
+    with pytest.raises(ValueError, match="torch, onnx, onnx-int8"):
+        CrossEncoderReranker(model="x", retry_seconds=1, backend="tensorrt")
