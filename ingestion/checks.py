@@ -119,6 +119,9 @@ def _check_encrypted(path: Path, content_type: str) -> None:
             raise
         except Exception:
             return
+    if content_type == "message/rfc822":
+        _check_encrypted_email(path)
+        return
     import olefile
 
     try:
@@ -131,6 +134,21 @@ def _check_encrypted(path: Path, content_type: str) -> None:
         raise
     except Exception:
         return
+
+
+ENCRYPTED_EMAIL_TYPES = {"multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime"}
+
+
+def _check_encrypted_email(path: Path) -> None:
+    """A PGP/MIME or S/MIME encrypted message: its body is ciphertext, nothing to index."""
+    from email.parser import BytesHeaderParser
+
+    with path.open("rb") as handle:
+        headers = BytesHeaderParser().parse(handle)
+    if headers.get_content_type() in ENCRYPTED_EMAIL_TYPES:
+        raise Rejected(
+            "The e-mail is encrypted (PGP or S/MIME), so its text cannot be read. Upload a decrypted copy "
+            "(or forward it decrypted and save that message).", 400)
 
 
 def check_upload(path: Path, filename: str) -> str:

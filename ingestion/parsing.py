@@ -119,6 +119,8 @@ def parse_file(path: Path, *, filename: str, content_type: str) -> ParsedDocumen
             # and audio; the message itself is indexed.
             **({"process_attachments": False} if content_type in EMAIL_TYPES else {}),
         )
+        if content_type == "message/rfc822":
+            raw = [*raw, *_forwarded_messages(path)]
     except ParseError:
         raise
     except Exception as exc:
@@ -135,6 +137,28 @@ def parse_file(path: Path, *, filename: str, content_type: str) -> ParsedDocumen
     summary["tables"] = sum(1 for e in elements if e.kind == "Table")
     summary["headings"] = [e.text[:200] for e in elements if e.kind == "Title"][:200]
     return ParsedDocument(elements=elements, page_count=page_count, summary=summary)
+
+
+def _forwarded_messages(path: Path) -> list[Any]:
+    """Messages carried inside an e-mail as message/rfc822 parts (digests, forwards as attachment).
+
+    unstructured counts them as attachments, which are not partitioned (see parse_file), yet their
+    text is the e-mail's content; each is partitioned as an e-mail of its own, its attachments
+    skipped likewise."""
+    import email
+    import io
+    from email import policy
+
+    from unstructured.partition.email import partition_email
+
+    with path.open("rb") as handle:
+        message = email.message_from_binary_file(handle, policy=policy.default)
+    found: list[Any] = []
+    for part in message.walk():
+        if part.get_content_type() == "message/rfc822":
+            for inner in part.iter_parts():
+                found.extend(partition_email(file=io.BytesIO(inner.as_bytes()), process_attachments=False))
+    return found
 
 
 def _element(raw: Any) -> Element:

@@ -129,3 +129,48 @@ def test_nul_characters_never_reach_the_database():
 
     raw = SimpleNamespace(category="NarrativeText", text="a\x00b\x00c", metadata=SimpleNamespace(page_number=1))
     assert _element(raw).text == "abc"
+
+
+ENCRYPTED_EMAIL = b"""From: a@example.com
+To: b@example.com
+Subject: secret
+MIME-Version: 1.0
+Content-Type: multipart/encrypted; boundary=foo; protocol="application/pgp-encrypted"
+
+--foo
+Content-Type: application/pgp-encrypted
+
+Version: 1
+
+--foo
+Content-Type: application/octet-stream
+
+-----BEGIN PGP MESSAGE-----
+hIwDY32hYGCE8MkBA/wOu7d45aUxF4Q0RKJprD3v5Z9K1YcRJ2fve87lMlDlx4Oj
+-----END PGP MESSAGE-----
+
+--foo--
+"""
+
+
+def test_an_encrypted_email_is_refused_as_encrypted(api):
+    response = _post(api, "secret.eml", ENCRYPTED_EMAIL)
+    assert response.status_code == 400
+    assert "encrypted" in response.json()[0]["error"]
+
+
+def test_messages_inside_a_digest_email_are_indexed(tmp_path):
+    digest = (
+        b"From: list@example.com\nTo: bob@example.com\nSubject: Digest\nMIME-Version: 1.0\n"
+        b'Content-Type: multipart/digest; boundary="b1"\n\n'
+        b"--b1\nContent-Type: message/rfc822\n\nFrom: eve@example.com\nSubject: One\n\n"
+        b"The quarterly budget review moves to Thursday.\n\n"
+        b"--b1\nContent-Type: message/rfc822\n\nFrom: frank@example.com\nSubject: Two\n\n"
+        b"Parking permits are renewed in March.\n\n--b1--\n"
+    )
+    path = tmp_path / "digest.eml"
+    path.write_bytes(digest)
+    parsed = parse_file(path, filename="digest.eml", content_type="message/rfc822")
+    text = " ".join(e.text for e in parsed.elements)
+    assert "quarterly budget review moves to Thursday" in text
+    assert "Parking permits are renewed in March" in text

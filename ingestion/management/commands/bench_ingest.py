@@ -26,6 +26,7 @@ from ingestion.models import Collection, Document
 
 CATEGORIES = [
     ("password-protected", "encrypted"),
+    ("is encrypted", "encrypted"),
     ("zip bomb", "zip-bomb"),
     ("XML entities", "xml-entities"),
     ("LibreOffice", "needs-libreoffice"),
