@@ -15,7 +15,6 @@ is part of the embedder's label, which collections record: vectors of two backen
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import threading
@@ -136,19 +135,10 @@ class OnnxEncoder:
     batch pads little, run the transformer, pool as the model's Pooling module does, normalise."""
 
     def __init__(self, folder: Path, *, threads: int) -> None:
-        import onnxruntime as ort
-        from transformers import AutoTokenizer
-
-        from ingestion.onnx_export import META_FILE, MODEL_FILE
+        from ingestion.onnx_export import export_load
 
         self.folder = folder
-        self.meta = json.loads((folder / META_FILE).read_text())
-        self.tokenizer: Any = AutoTokenizer.from_pretrained(str(folder))
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+        self.meta, self.tokenizer, self.session = export_load(folder, threads=threads)
         self.dimensions = int(self.meta["dimensions"])
         self.max_tokens = int(self.meta["max_seq_length"])
         self._pad_id = int(self.tokenizer.pad_token_id or 0)

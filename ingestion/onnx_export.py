@@ -272,3 +272,19 @@ def _quantize(fused: Path, out: Path) -> None:
         )
     finally:
         logging.disable(logging.NOTSET)
+
+
+def export_load(folder: Path, *, threads: int) -> tuple[dict[str, Any], Any, Any]:
+    """(metadata, tokenizer, onnxruntime session) of an export made here, the session on `threads`
+    intra-op threads. Shared by the embedder and the reranker."""
+    import onnxruntime as ort
+    from transformers import AutoTokenizer
+
+    meta = json.loads((folder / META_FILE).read_text())
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+    return meta, tokenizer, session
