@@ -384,20 +384,25 @@ def documents_index_elements(
     ids: list[int] = []
     position = 0
     for name, elements, parsed_text, drafts in prepared:
-        document = Document.objects.create(
-            collection=collection,
-            original_filename=name[:255],
-            stored_name=uuid.uuid4().hex,
-            content_type="text/plain",
-            size_bytes=len(parsed_text.encode()),
-            sha256=hashlib.sha256(parsed_text.encode()).hexdigest(),
-            status=Document.Status.PROCESSING,
-        )
+        document = _text_document_create(collection=collection, name=name, parsed_text=parsed_text)
         pairs = list(zip(drafts, vectors[position : position + len(drafts)]))
         position += len(drafts)
         _chunks_replace(document.id, pairs, parsed_text, ParsedDocument(elements=elements, page_count=None))
         ids.append(document.id)
     return ids
+
+
+def _text_document_create(*, collection: Collection, name: str, parsed_text: str) -> Document:
+    """The Document row of a text that arrives parsed (evaluation and benchmark corpora)."""
+    return Document.objects.create(
+        collection=collection,
+        original_filename=name[:255],
+        stored_name=uuid.uuid4().hex,
+        content_type="text/plain",
+        size_bytes=len(parsed_text.encode()),
+        sha256=hashlib.sha256(parsed_text.encode()).hexdigest(),
+        status=Document.Status.PROCESSING,
+    )
 
 
 @transaction.atomic
@@ -408,14 +413,6 @@ def document_store_prepared(*, collection: Collection, name: str, parsed_text: s
     statistics go through the same transactional write as uploaded files. Returns the id."""
     from ingestion.parsing import ParsedDocument
 
-    document = Document.objects.create(
-        collection=collection,
-        original_filename=name[:255],
-        stored_name=uuid.uuid4().hex,
-        content_type="text/plain",
-        size_bytes=len(parsed_text.encode()),
-        sha256=hashlib.sha256(parsed_text.encode()).hexdigest(),
-        status=Document.Status.PROCESSING,
-    )
+    document = _text_document_create(collection=collection, name=name, parsed_text=parsed_text)
     _chunks_replace(document.id, chunks, parsed_text, ParsedDocument(elements=[], page_count=None))
     return document.id

@@ -56,6 +56,12 @@ class _Scoring:
 
 def _score_all(cursor, scoring: _Scoring, top_k: int) -> list[Bm25Hit]:  # type: ignore[no-untyped-def]
     """The full query: every posting of every query term, aggregated per chunk."""
+    return [Bm25Hit(chunk_id=cid, score=float(score))
+            for cid, score in _score_terms(cursor, scoring, list(scoring.weights), limit=top_k)]
+
+
+def _score_terms(cursor, scoring: _Scoring, terms: list[str], *, limit: int) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
+    """(chunk id, score over `terms` only) of the `limit` best chunks, best first (score, then id)."""
     cursor.execute(
         """
         SELECT p.chunk_id,
@@ -67,9 +73,9 @@ def _score_all(cursor, scoring: _Scoring, top_k: int) -> list[Bm25Hit]:  # type:
         ORDER BY round(SUM(w.weight * p.tf / (p.tf + %(base)s::float8 + %(per_length)s::float8 * p.doc_length)) * 1e9) DESC, p.chunk_id
         LIMIT %(limit)s
         """,
-        scoring.params(list(scoring.weights), limit=top_k),
+        scoring.params(terms, limit=limit),
     )
-    return [Bm25Hit(chunk_id=cid, score=float(score)) for cid, score in cursor.fetchall()]
+    return cursor.fetchall()
 
 
 class BM25Retriever:
@@ -203,20 +209,7 @@ class BM25Retriever:
         id) is exactly the full query's answer. Otherwise return None and the caller runs the
         full query."""
         limit = max(self.candidate_limit, top_k)
-        cursor.execute(
-            """
-            SELECT p.chunk_id,
-                   SUM(w.weight * p.tf / (p.tf + %(base)s::float8 + %(per_length)s::float8 * p.doc_length)) AS score
-            FROM ingestion_chunkterm p
-            JOIN unnest(%(terms)s::text[], %(weights)s::float8[]) AS w(term, weight) ON w.term = p.term
-            WHERE p.collection_id = %(collection)s
-            GROUP BY p.chunk_id
-            ORDER BY round(SUM(w.weight * p.tf / (p.tf + %(base)s::float8 + %(per_length)s::float8 * p.doc_length)) * 1e9) DESC, p.chunk_id
-            LIMIT %(limit)s
-            """,
-            scoring.params(essential, limit=limit),
-        )
-        partial = cursor.fetchall()
+        partial = _score_terms(cursor, scoring, essential, limit=limit)
         if len(partial) < top_k:
             return None
         outside_essential = max(float(partial[-1][1]), 0.0) if len(partial) == limit else 0.0

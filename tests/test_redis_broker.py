@@ -4,28 +4,20 @@ Skipped where no Redis answers on 127.0.0.1:6379 (a developer's laptop), run in 
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 
 from ingestion.models import Document
 from tests.conftest import WorkerProcess, wait_for
+from tests.redis import redis_reachable
 from tests.factories.files import docx_bytes, upload
 
 pytestmark = pytest.mark.slow
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
-def _redis_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
-
-@pytest.mark.skipif(not _redis_reachable(), reason="no Redis server on 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_reachable(), reason="no Redis server on 127.0.0.1:6379")
 def test_upload_is_indexed_through_redis(api, transactional_db, settings):
     import redis
 

@@ -4,7 +4,6 @@ stream slots, upload volume, sign-in throttling; each trip leaves one audit row.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 
@@ -21,6 +20,7 @@ from chat.models import Answer
 from tests.chat.fake_openai import FakeOpenAI, Reply
 from tests.conftest import bearer_client
 from tests.factories.files import upload
+from tests.redis import redis_reachable
 from tests.retrieval.helpers import collection_with_texts
 
 TEXTS = {"travel.txt": "Travel policy. Hotel nights in Zurich are reimbursed up to 240 francs per night. "
@@ -335,16 +335,8 @@ def test_the_local_database_cache_counts_atomically_across_threads(settings):
     cache.clear()
 
 
-def _redis_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1) as conn:
-            conn.sendall(b"PING\r\n")
-            return conn.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
 
-
-@pytest.mark.skipif(not _redis_reachable(), reason="no Redis server on 127.0.0.1:6379")
+@pytest.mark.skipif(not redis_reachable(), reason="no Redis server on 127.0.0.1:6379")
 def test_limits_work_on_redis_the_production_cache(api, owner, policies, settings):
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": "redis://127.0.0.1:6379/14", "KEY_PREFIX": "footnote-tests"}}
