@@ -48,6 +48,8 @@ class Command(BaseCommand):
         parser.add_argument("--rerank-queries", type=int, default=50, help="questions whose 20 candidates are reranked (at the largest size)")
         parser.add_argument("--no-rerank", action="store_true", help="skip the rerank timing")
         parser.add_argument("--build-only", action="store_true", help="build the collections, time nothing")
+        parser.add_argument("--index-memory", default="1GB",
+                            help="maintenance_work_mem for the HNSW build (the graph of 1M chunks needs about 4GB)")
         parser.add_argument("--json", type=Path, help="also write the results as JSON here")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -77,7 +79,7 @@ class Command(BaseCommand):
             for size in sizes:
                 collection = synthetic_collection_build(
                     slug=f"latency-{size}", sources=sources, count=size, seed=options["seed"], cache_dir=work_dir, log=log,
-                    sentences=options["sentences"] or None,
+                    sentences=options["sentences"] or None, index_memory=options["index_memory"],
                 )
                 if options["build_only"]:
                     continue
