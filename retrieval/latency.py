@@ -161,8 +161,8 @@ def format_table(results: dict[int, dict[str, dict[str, float]]]) -> str:
             verdict = f"<= {goal:.0f} ms: {'met' if row['p95_ms'] <= goal else 'MISSED'}" if goal else ""
             lines.append(f"| {size:,} | {mode} | {row['n']} | {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {verdict} |")
     sizes = sorted(results)
-    if len(sizes) >= 2:
-        small, large = sizes[0], sizes[-1]
+    # Growth of each mode from each size to the next (10k -> 100k -> 1M: two ratio tables).
+    for small, large in zip(sizes, sizes[1:]):
         lines += ["", f"| mode | p50 {large:,}/{small:,} | p95 {large:,}/{small:,} |", "|---|---:|---:|"]
         for mode in results[large]:
             if mode in results[small]:

@@ -85,3 +85,21 @@ def test_it_builds_the_corpus_in_its_own_database_and_prints_the_table(bench_dat
     )
     assert "latency-200: reusing 200 chunks" in again.getvalue()
     assert "| 200 | hybrid | 2 |" in again.getvalue()
+
+
+def test_the_table_gives_each_sizes_growth_over_the_next_smaller_one():
+    from retrieval.latency import format_table
+
+    def row(p50: float, p95: float) -> dict[str, float]:
+        return {"n": 5, "p50_ms": p50, "p95_ms": p95}
+
+    table = format_table({
+        10_000: {"bm25": row(10, 20)},
+        100_000: {"bm25": row(30, 80), "rerank@20": row(400, 450)},
+        1_000_000: {"bm25": row(90, 400)},
+    })
+    assert "| 100,000 | rerank@20 | 5 | 400.0 | 450.0 | <= 500 ms: met |" in table
+    assert "| mode | p50 100,000/10,000 | p95 100,000/10,000 |" in table
+    assert "| mode | p50 1,000,000/100,000 | p95 1,000,000/100,000 |" in table
+    growth = table.split("p95 1,000,000/100,000 |")[1]
+    assert "| bm25 | 3.00 | 5.00 |" in growth
