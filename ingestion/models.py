@@ -111,6 +111,23 @@ class ChunkTerm(models.Model):
         ]
 
 
+class CollectionTerm(models.Model):
+    """Document frequency of one term in one collection: how many chunks hold it.
+
+    Kept in the same transaction as the postings (ChunkTerm), so BM25 reads a query term's df
+    with one index lookup instead of counting its postings, and the collection's mean idf over
+    its vocabulary instead of grouping every posting."""
+
+    collection = models.ForeignKey(Collection, on_delete=models.CASCADE, related_name="+")
+    term = models.CharField(max_length=64)
+    df = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["collection", "term"], include=["df"], name="collectionterm_coll_term")
+        ]
+
+
 class CollectionStats(models.Model):
     """Running BM25 corpus statistics of a collection, kept in the same transaction as chunks."""
 

@@ -10,6 +10,7 @@ import logging
 import re
 import unicodedata
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 
 
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from accounts.audit import Action, audit_record
 from ingestion import checks
-from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, Document
+from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, CollectionTerm, Document
 from ingestion.parsing import ParseError, storage_path
 
 logger = logging.getLogger(__name__)
@@ -249,14 +250,41 @@ def _chunks_remove(document: Document) -> None:
     if count:
         from django.db.models import Sum
 
+        # Writers of a collection's index take its row first (as _chunks_replace does), so that
+        # their updates of the shared statistics and term rows never wait on each other in a cycle.
+        Collection.objects.select_for_update().filter(pk=document.collection_id).first()
         total = old.aggregate(total=Sum("bm25_length"))["total"] or 0
         CollectionStats.objects.filter(collection_id=document.collection_id).update(
             chunk_count=F("chunk_count") - count,
             total_length=F("total_length") - total,
             generation=F("generation") + 1,
         )
+        _document_frequencies_remove(document)
         ChunkTerm.objects.filter(chunk__document=document).delete()
         old.delete()
+
+
+def _document_frequencies_remove(document: Document) -> None:
+    """Take the document's chunks out of its collection's document frequencies (CollectionTerm),
+    before its postings go; a term no chunk holds any more leaves the vocabulary."""
+    table = CollectionTerm._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} AS c SET df = c.df - d.n
+            FROM (
+              SELECT p.term, count(*) AS n FROM {ChunkTerm._meta.db_table} p
+              JOIN {Chunk._meta.db_table} ch ON ch.id = p.chunk_id
+              WHERE ch.document_id = %s GROUP BY p.term
+            ) AS d
+            WHERE c.collection_id = %s AND c.term = d.term
+            RETURNING c.term, c.df
+            """,
+            [document.id, document.collection_id],
+        )
+        gone = [term for term, df in cursor.fetchall() if df <= 0]
+        if gone:
+            cursor.execute(f"DELETE FROM {table} WHERE collection_id = %s AND term = ANY(%s)", [document.collection_id, gone])
 
 
 @transaction.atomic
@@ -323,11 +351,24 @@ def _postings_write(rows: list[Chunk], frequencies: list, collection_id: int) ->
     """The chunks' BM25 postings (ChunkTerm rows), streamed with COPY: a long document has
     hundreds of thousands of them, which ORM inserts write several times slower."""
     columns = "chunk_id, collection_id, term, tf, doc_length"
+    df: Counter[str] = Counter()
     with connection.cursor() as cursor:
         with cursor.cursor.copy(f"COPY {ChunkTerm._meta.db_table} ({columns}) FROM STDIN") as copy:
             for row, tf in zip(rows, frequencies):
+                df.update(tf.keys())
                 for term, count in tf.items():
                     copy.write_row((row.id, collection_id, term, count, row.bm25_length))
+        if df:
+            terms = sorted(df)
+            cursor.execute(
+                f"""
+                INSERT INTO {CollectionTerm._meta.db_table} (collection_id, term, df)
+                SELECT %s, t.term, t.df FROM unnest(%s::text[], %s::bigint[]) AS t(term, df)
+                ON CONFLICT (collection_id, term)
+                DO UPDATE SET df = {CollectionTerm._meta.db_table}.df + EXCLUDED.df
+                """,
+                [collection_id, terms, [df[t] for t in terms]],
+            )
 
 
 def _fail(document_id: int, reason: str) -> None:

@@ -3,8 +3,9 @@
 Scores exactly as rank-bm25's `BM25Okapi` does on the same tokens: idf = ln((N - df + .5) /
 (df + .5)), a negative idf replaced by `epsilon` x the collection's average idf, and each
 query token counted as often as it occurs in the query. Corpus statistics are per collection
-(CollectionStats, kept in the same transaction as the chunks), so nothing is rebuilt per query
-and every process sees the same index.
+(CollectionStats, and each term's document frequency in CollectionTerm, kept in the same
+transaction as the chunks), so nothing is rebuilt or counted per query and every process sees
+the same index.
 
 Queries that mix rare terms with very common ones (whose posting lists are most of the work) are
 answered by exact MaxScore pruning (`BM25Retriever._run_pruned`): the common terms are only read
@@ -26,7 +27,6 @@ from django.db import connection
 from retrieval.tokenize import Tokenizer, default_tokenizer
 
 
-MAX_CACHED_TERMS = 200_000
 # Scores are float8 sums; the pruning check keeps this relative margin so that rounding can
 # never let a chunk outside the candidates tie with or pass the k-th candidate.
 ROUNDING_MARGIN = 1e-8
@@ -96,9 +96,6 @@ class BM25Retriever:
         self.epsilon = epsilon
         self.tokenizer = tokenizer if tokenizer is not None else default_tokenizer()
         self._average_idf: dict[tuple[int, int], float] = {}
-        # Document frequencies of query terms seen before, per (collection, generation): common
-        # terms recur across queries, and their postings are the longest to count.
-        self._df: dict[tuple[int, int], dict[str, int]] = {}
         self._lock = threading.Lock()
         # MaxScore pruning (see `_run_pruned`): how many candidates step 1 keeps, how large the
         # common terms' bound may be next to the rare terms' weight, and how many common-term
@@ -123,15 +120,24 @@ class BM25Retriever:
 
     def _run_one(self, query_terms: Counter[str], collection_id: int, top_k: int) -> list[Bm25Hit]:
         with connection.cursor() as cursor:
+            # The collection's statistics and the query terms' document frequencies, read in one
+            # statement (one snapshot): both are kept by ingestion in the transaction that writes
+            # the postings (CollectionStats, CollectionTerm), so nothing is counted per query.
             cursor.execute(
-                "SELECT chunk_count, total_length, generation FROM ingestion_collectionstats WHERE collection_id = %s",
-                [collection_id],
+                """
+                SELECT s.chunk_count, s.total_length, s.generation, t.term, t.df
+                FROM ingestion_collectionstats s
+                LEFT JOIN ingestion_collectionterm t
+                  ON t.collection_id = s.collection_id AND t.term = ANY(%s::text[]) AND t.df > 0
+                WHERE s.collection_id = %s
+                """,
+                [list(query_terms), collection_id],
             )
-            row = cursor.fetchone()
-            if row is None or row[0] == 0:
+            rows = cursor.fetchall()
+            if not rows or rows[0][0] == 0:
                 return []
-            n, total_length, generation = row
-            df = self._document_frequencies(cursor, collection_id, generation, list(query_terms))
+            n, total_length, generation = rows[0][:3]
+            df = {term: int(count) for *_, term, count in rows if term is not None}
             if not df:
                 return []
             idf = {term: math.log((n - d + 0.5) / (d + 0.5)) for term, d in df.items()}
@@ -240,31 +246,9 @@ class BM25Retriever:
             return None
         return [Bm25Hit(chunk_id=cid, score=float(score)) for cid, score in rows]
 
-    def _document_frequencies(self, cursor, collection_id: int, generation: int, terms: list[str]) -> dict[str, int]:  # type: ignore[no-untyped-def]
-        """Document frequency of each term present in the collection (cached per generation)."""
-        key = (collection_id, generation)
-        with self._lock:
-            known = dict(self._df.get(key, {}))
-        missing = [term for term in terms if term not in known]
-        if missing:
-            cursor.execute(
-                "SELECT term, count(*) FROM ingestion_chunkterm WHERE collection_id = %s AND term = ANY(%s) GROUP BY term",
-                [collection_id, missing],
-            )
-            found = dict(cursor.fetchall())
-            fresh = {term: int(found.get(term, 0)) for term in missing}
-            known.update(fresh)
-            with self._lock:
-                if key not in self._df:
-                    self._df = {k: v for k, v in self._df.items() if k[0] != collection_id}
-                cache = self._df.setdefault(key, {})
-                if len(cache) > MAX_CACHED_TERMS:
-                    cache.clear()
-                cache.update(fresh)
-        return {term: known[term] for term in terms if known[term] > 0}
-
     def _collection_average_idf(self, cursor, collection_id: int, n: int, generation: int) -> float:  # type: ignore[no-untyped-def]
-        """Mean idf over the collection's whole vocabulary, as rank-bm25 uses for its floor.
+        """Mean idf over the collection's whole vocabulary (one row per term), as rank-bm25 uses
+        for its floor.
 
         Needed only when a query term occurs in more than half of the chunks; cached until the
         collection changes (its generation moves)."""
@@ -273,11 +257,7 @@ class BM25Retriever:
             if key in self._average_idf:
                 return self._average_idf[key]
         cursor.execute(
-            """
-            SELECT avg(ln((%(n)s - df + 0.5) / (df + 0.5))) FROM (
-              SELECT count(*) AS df FROM ingestion_chunkterm WHERE collection_id = %(c)s GROUP BY term
-            ) AS vocabulary
-            """,
+            "SELECT avg(ln((%(n)s - df + 0.5) / (df + 0.5))) FROM ingestion_collectionterm WHERE collection_id = %(c)s AND df > 0",
             {"n": n, "c": collection_id},
         )
         value = float(cursor.fetchone()[0] or 0.0)

@@ -64,6 +64,54 @@ def test_deleting_a_document_updates_the_statistics():
     assert BM25Retriever().run("revenue", collection_ids=[collection.id], top_k=5) == []
 
 
+def _document_frequencies_counted(collection_id: int) -> dict[str, int]:
+    from django.db.models import Count
+
+    from ingestion.models import ChunkTerm
+
+    rows = ChunkTerm.objects.filter(collection_id=collection_id).values("term").annotate(n=Count("id"))
+    return {row["term"]: row["n"] for row in rows}
+
+
+def test_document_frequencies_follow_uploads_re_indexing_and_deletes():
+    from ingestion.models import CollectionTerm, Document
+    from ingestion.services import document_delete, document_process
+
+    collection = collection_with_texts("frequencies", TEXTS)
+    other = collection_with_texts("frequencies-other", {"x.txt": "The cat from another collection."})
+
+    def kept(collection_id: int) -> dict[str, int]:
+        return dict(CollectionTerm.objects.filter(collection_id=collection_id).values_list("term", "df"))
+
+    assert kept(collection.id) == _document_frequencies_counted(collection.id)
+    assert kept(collection.id)["cat"] == 3
+    # Re-indexing a document replaces its chunks: its terms are counted once, not twice.
+    again = Document.objects.get(collection=collection, original_filename="a.txt")
+    Document.objects.filter(pk=again.pk).update(status=Document.Status.QUEUED)
+    document_process(document_id=again.pk)
+    assert kept(collection.id) == _document_frequencies_counted(collection.id)
+    # Deleting a document takes its terms out; a term no other chunk holds leaves the vocabulary.
+    document_delete(document=Document.objects.get(collection=collection, original_filename="d.txt"))
+    assert kept(collection.id) == _document_frequencies_counted(collection.id)
+    assert "revenu" not in kept(collection.id) and "quarter" not in kept(collection.id)
+    assert kept(other.id) == {"cat": 1, "anoth": 1, "collect": 1}
+
+
+def test_after_a_delete_the_epsilon_floor_uses_the_remaining_vocabulary_like_rank_bm25():
+    from ingestion.models import Document
+    from ingestion.services import document_delete
+
+    texts = {f"{i}.txt": f"common word plus unique{i} token" for i in range(5)}
+    collection = collection_with_texts("floor-after-delete", texts)
+    document_delete(document=Document.objects.get(collection=collection, original_filename="3.txt"))
+    tokenizer = default_tokenizer()
+    chunks = list(Chunk.objects.filter(collection=collection).order_by("id"))
+    reference = BM25Okapi([tokenizer(c.text) for c in chunks], k1=0.9, b=0.4).get_scores(tokenizer("common unique2"))
+    retriever = BM25Retriever(k1=0.9, b=0.4)
+    ours = {h.chunk_id: h.score for h in retriever.run("common unique2", collection_ids=[collection.id], top_k=10)}
+    assert [ours.get(c.id, 0.0) for c in chunks] == pytest.approx(list(reference), abs=1e-9)
+
+
 # --- MaxScore pruning of very common terms -----------------------------------------------------
 
 COMMON = {"cell": 0.9, "protein": 0.75, "patient": 0.6, "study": 0.3}
