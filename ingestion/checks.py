@@ -7,6 +7,7 @@ reason a user can act on and the HTTP status that fits (400 bad file, 415 unsupp
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -122,6 +123,9 @@ def _check_encrypted(path: Path, content_type: str) -> None:
     if content_type == "message/rfc822":
         _check_encrypted_email(path)
         return
+    if content_type == "application/vnd.ms-outlook":
+        _check_encrypted_outlook_message(path)
+        return
     import olefile
 
     try:
@@ -137,6 +141,9 @@ def _check_encrypted(path: Path, content_type: str) -> None:
 
 
 ENCRYPTED_EMAIL_TYPES = {"multipart/encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime"}
+ENCRYPTED_EMAIL_REASON = (
+    "The e-mail is encrypted (PGP, S/MIME or Microsoft rights management), so its text cannot be read. "
+    "Upload a decrypted copy (or forward it decrypted and save that message).")
 
 
 def _check_encrypted_email(path: Path) -> None:
@@ -146,9 +153,57 @@ def _check_encrypted_email(path: Path) -> None:
     with path.open("rb") as handle:
         headers = BytesHeaderParser().parse(handle)
     if headers.get_content_type() in ENCRYPTED_EMAIL_TYPES:
-        raise Rejected(
-            "The e-mail is encrypted (PGP or S/MIME), so its text cannot be read. Upload a decrypted copy "
-            "(or forward it decrypted and save that message).", 400)
+        raise Rejected(ENCRYPTED_EMAIL_REASON, 400)
+
+
+def _check_encrypted_outlook_message(path: Path) -> None:
+    from oxmsg import Message
+
+    try:
+        message = Message.load(str(path))
+        encrypted = outlook_message_is_encrypted(message)
+    except Exception:
+        return  # damaged: parsing reports it
+    if encrypted:
+        raise Rejected(ENCRYPTED_EMAIL_REASON, 400)
+
+
+# Attachments that stand for an encrypted body: the PGP/MIME parts and the S/MIME envelope.
+_CIPHERTEXT_ATTACHMENT_TYPES = {
+    "application/pgp-encrypted", "application/pkcs7-mime", "application/x-pkcs7-mime"}
+# The body of a rights-managed (IRM) message, named and typed so by [MS-OXORMMS] 2.2.3.
+_RIGHTS_MANAGED_ATTACHMENT = {"message.rpmsg", "application/x-microsoft-rpmsg-message"}
+
+
+def outlook_message_is_encrypted(message: Any) -> bool:
+    """Whether an Outlook message (an `oxmsg.Message`) carries its body only as ciphertext.
+
+    Outlook gives an S/MIME encrypted message the class IPM.Note.SMIME (clear-signed ones are
+    IPM.Note.SMIME.MultipartSigned, readable). A PGP/MIME or S/MIME message converted from MIME
+    keeps its original headers, whose Content-Type is then checked as for an .eml. A
+    rights-managed message carries its body as the attachment message.rpmsg, whatever
+    placeholder text it shows. Failing those, a message with no body text whose attachments
+    include the ciphertext (smime.p7m, the PGP/MIME parts) is encrypted too.
+    """
+    from email.message import Message as MimeHeaders
+
+    message_class = (message.message_class or "").casefold()
+    clear_signed = message_class.startswith("ipm.note.smime.multipartsigned")
+    if message_class.startswith("ipm.note.smime") and not clear_signed:
+        return True
+    headers = MimeHeaders()
+    for name, value in message.message_headers.items():
+        if name.casefold() == "content-type":
+            headers["Content-Type"] = value
+    if headers.get_content_type() in ENCRYPTED_EMAIL_TYPES:
+        return True
+    attachments = [
+        ((a.file_name or "").casefold(), (a.mime_type or "").casefold()) for a in message.attachments]
+    if any({name, mime} & _RIGHTS_MANAGED_ATTACHMENT for name, mime in attachments):
+        return True
+    if (message.body or "").strip() or (message.html_body or "").strip():
+        return False
+    return any(mime in _CIPHERTEXT_ATTACHMENT_TYPES or name == "smime.p7m" for name, mime in attachments)
 
 
 def check_upload(path: Path, filename: str) -> str:

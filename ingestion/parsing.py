@@ -6,6 +6,8 @@ rows) or raises `ParseError` with a reason a user can act on. Nothing here touch
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import shutil
 from dataclasses import dataclass, field
@@ -92,7 +94,88 @@ def table_rows_from_html(html: str) -> list[list[str]]:
     return [row for row in parser.rows if any(cell for cell in row)]
 
 
+def decode_text(data: bytes) -> str:
+    """The text of `data`, decoded the way unstructured decodes .txt/.html/.xml files.
+
+    A byte-order mark decides (UTF-8/16/32), then strict UTF-8, then charset detection for
+    BOM-less UTF-16/32 and legacy single-byte encodings. Raises unstructured's
+    `UnprocessableEntityError` when no encoding fits.
+    """
+    from unstructured.file_utils.encoding import detect_file_encoding
+
+    _, text = detect_file_encoding(file=data)
+    return text.lstrip("\ufeff")
+
+
+CSV_DELIMITERS = ",;|\t"
+# ASCII "unit separator", which text does not contain: each line is read as one cell.
+ONE_COLUMN_DELIMITER = "\x1f"
+_CSV_SNIFF_CHARS = 65536
+_CSV_FIELD_LIMIT = 10 * 1024 * 1024
+
+
+def delimited_table(path: Path, *, delimiter: str | None) -> Element:
+    """One Table element holding every row of a CSV/TSV file, in any encoding `decode_text` reads.
+
+    `delimiter=None` sniffs it. Rows with fewer fields than the widest are padded with empty
+    cells (rows with more used to fail the whole file); blank rows are dropped. Raises
+    `ParseError` when the padded table would pass unstructured's CSV_MAX_CELLS limit.
+    """
+    from unstructured.partition.utils.config import env_config
+
+    text = decode_text(path.read_bytes())
+    if delimiter is None:
+        sample = text[:_CSV_SNIFF_CHARS]
+        if len(text) > len(sample):  # a cut-off last line would confuse the sniffer
+            sample = sample[: sample.rfind("\n") + 1] or sample
+        delimiter = sniff_delimiter(sample)
+    max_cells = env_config.CSV_MAX_CELLS
+    too_many = ParseError(
+        f"The table has more than {max_cells:,} cells (CSV_MAX_CELLS), the most one file may hold. "
+        "Split it into smaller files.")
+    # Each unquoted delimiter starts a field: this refuses one huge row before csv builds it
+    # (quoted delimiters over-count, which only errs towards refusing).
+    if text.count(delimiter) > max_cells:
+        raise too_many
+    # Process-wide, as unstructured sets it: the default 128 KiB fails long quoted fields.
+    csv.field_size_limit(max(csv.field_size_limit(), _CSV_FIELD_LIMIT))
+    rows: list[list[str]] = []
+    width = 0
+    # RFC 4180 quoting whatever the sniffer guessed: it reports doublequote=False for any sample
+    # without a doubled quote.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar='"', doublequote=True)
+    for row in reader:
+        cells = [" ".join(cell.split()) for cell in row]
+        if not any(cells):
+            continue
+        width = max(width, len(cells))
+        rows.append(cells)
+        if len(rows) * width > max_cells:
+            raise too_many
+    rows = [cells + [""] * (width - len(cells)) for cells in rows]
+    flat = " ".join(cell for cells in rows for cell in cells if cell)
+    return Element(kind="Table", text=flat, table_rows=rows or None)
+
+
+def sniff_delimiter(sample: str) -> str:
+    """The delimiter of a CSV sample: the csv sniffer's pick among `CSV_DELIMITERS`; when rows
+    are too uneven for it, the candidate found in the most lines if that is at least half of
+    them; otherwise `ONE_COLUMN_DELIMITER`."""
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=CSV_DELIMITERS).delimiter
+    except csv.Error:
+        pass
+    lines = [line for line in sample.splitlines() if line.strip()]
+    counts = {d: sum(1 for line in lines if d in line) for d in CSV_DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if lines and 2 * counts[best] >= len(lines) else ONE_COLUMN_DELIMITER
+
+
 EMAIL_TYPES = {"message/rfc822", "application/vnd.ms-outlook"}
+# Delimited text is read here rather than by unstructured's pandas reader, which fails the whole
+# file on one row with an extra field and decodes only UTF-8. `None`: the delimiter is sniffed.
+DELIMITED_TYPES: dict[str, str | None] = {
+    "text/csv": None, "text/tsv": "\t", "text/tab-separated-values": "\t"}
 LIBREOFFICE_TYPES = {"application/msword", "application/vnd.ms-powerpoint"}
 
 
@@ -105,27 +188,38 @@ def parse_file(path: Path, *, filename: str, content_type: str) -> ParsedDocumen
             "LibreOffice is not installed on the server. Save it as .docx/.pptx and upload it again, "
             "or ask an administrator to install LibreOffice."
         )
-    from unstructured.partition.auto import partition
-
     try:
-        raw = partition(
-            filename=str(path),
-            metadata_filename=filename,
-            content_type=content_type,
-            strategy="fast",
-            languages=["eng"],
-            include_page_breaks=False,
-            # Attachments would be partitioned with the PDF "fast" strategy, which refuses images
-            # and audio; the message itself is indexed.
-            **({"process_attachments": False} if content_type in EMAIL_TYPES else {}),
-        )
-        if content_type == "message/rfc822":
-            raw = [*raw, *_forwarded_messages(path)]
+        if content_type in DELIMITED_TYPES:
+            elements = [delimited_table(path, delimiter=DELIMITED_TYPES[content_type])]
+        else:
+            elements = [_element(e) for e in _partition(path, filename=filename, content_type=content_type)]
     except ParseError:
         raise
     except Exception as exc:
         raise ParseError(f"The file could not be read as {content_type}: {type(exc).__name__}: {exc}") from exc
-    elements = [_element(e) for e in raw]
+    return _parsed(elements)
+
+
+def _partition(path: Path, *, filename: str, content_type: str) -> list[Any]:
+    from unstructured.partition.auto import partition
+
+    raw = partition(
+        filename=str(path),
+        metadata_filename=filename,
+        content_type=content_type,
+        strategy="fast",
+        languages=["eng"],
+        include_page_breaks=False,
+        # Attachments would be partitioned with the PDF "fast" strategy, which refuses images
+        # and audio; the message itself is indexed.
+        **({"process_attachments": False} if content_type in EMAIL_TYPES else {}),
+    )
+    if content_type == "message/rfc822":
+        raw = [*raw, *_forwarded_messages(path)]
+    return list(raw)
+
+
+def _parsed(elements: list[Element]) -> ParsedDocument:
     elements = [e for e in elements if e.text.strip()]
     if not elements:
         raise ParseError("No text was found in this file (is it empty, or a scanned image without a text layer?).")

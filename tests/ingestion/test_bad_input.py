@@ -174,3 +174,44 @@ def test_messages_inside_a_digest_email_are_indexed(tmp_path):
     text = " ".join(e.text for e in parsed.elements)
     assert "quarterly budget review moves to Thursday" in text
     assert "Parking permits are renewed in March" in text
+
+
+def _outlook_message(*, message_class="IPM.Note", headers=None, body="", attachments=()):
+    """What `oxmsg.Message` shows of a .msg: the library cannot write one, and an OLE compound
+    file built by hand would test that builder more than this check."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        message_class=message_class, message_headers=headers or {}, body=body, html_body=None,
+        attachments=[SimpleNamespace(file_name=name, mime_type=mime) for name, mime in attachments],
+    )
+
+
+@pytest.mark.parametrize("message", [
+    # PGP/MIME converted to .msg: class IPM.Note, the MIME headers kept, the parts as attachments.
+    _outlook_message(
+        headers={"Content-Type": 'multipart/encrypted; protocol="application/pgp-encrypted"; boundary="foo"'},
+        attachments=[("ATT00001.pgp-encrypted", "application/pgp-encrypted"),
+                     ("ATT00002.bin", "application/octet-stream")],
+    ),
+    _outlook_message(message_class="IPM.Note.SMIME", attachments=[("smime.p7m", "application/pkcs7-mime")]),
+    _outlook_message(attachments=[("smime.p7m", "application/octet-stream")]),
+    _outlook_message(body="This message is protected.",
+                     attachments=[("message.rpmsg", "application/x-microsoft-rpmsg-message")]),
+], ids=["pgp-mime-headers", "smime-class", "smime-envelope-only", "rights-managed"])
+def test_an_encrypted_outlook_message_is_recognised(message):
+    from ingestion.checks import outlook_message_is_encrypted
+
+    assert outlook_message_is_encrypted(message)
+
+
+@pytest.mark.parametrize("message", [
+    _outlook_message(body="Lunch at noon?", headers={"Content-Type": "multipart/alternative; boundary=x"}),
+    _outlook_message(message_class="IPM.Note.SMIME.MultipartSigned", body="Signed, readable.",
+                     attachments=[("smime.p7s", "application/pkcs7-signature")]),
+    _outlook_message(body="The key is attached.", attachments=[("backup.pgp", "application/pgp-encrypted")]),
+], ids=["plain", "clear-signed", "readable-body-with-encrypted-file"])
+def test_a_readable_outlook_message_is_not_taken_for_encrypted(message):
+    from ingestion.checks import outlook_message_is_encrypted
+
+    assert not outlook_message_is_encrypted(message)
