@@ -2,8 +2,9 @@
 
 Measured per query, the modes interleaved so that a burst of load on a shared machine hits them
 all alike: bm25, vector (query embedding included) and hybrid, all without rerank and with
-the API's default top_k, each timed around `retrieval.search.search()`; and the reranking of 20
-hybrid candidates by the app's `CrossEncoderReranker`.
+the API's default top_k, each timed around `retrieval.search.search()`; bm25 again as the first
+query after the collection changed (nothing cached for the collection's generation can serve
+it); and the reranking of 20 hybrid candidates by the app's `CrossEncoderReranker`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from retrieval.rerank import CrossEncoderReranker
 from retrieval.search import search
 
 SEARCH_MODES = ("bm25", "vector", "hybrid")
+# BM25 as the first query after the collection changed: its generation is moved first, as every
+# indexed or deleted document moves it, so that nothing cached per generation can serve it.
+AFTER_WRITE_MODE = "bm25 after a write"
 RERANK_MODE = "rerank@20"
 RERANK_ONNX_MODE = "rerank@20 onnx"
 RERANK_ONNX_INT8_MODE = "rerank@20 onnx-int8"
@@ -142,6 +146,9 @@ def latency_measure(
             if mode == "hybrid":
                 for stage in ("bm25", "vector", "fusion"):
                     latencies.hybrid_stages.setdefault(stage, []).append(result.timings_ms[stage])
+        _collection_changed(collection_id)
+        _, elapsed = _timed(lambda: search(query, collection_ids=scope, top_k=TOP_K, mode="bm25", rerank=False))
+        latencies.add(AFTER_WRITE_MODE, elapsed)
         if rerankers and number < len(warmup) + rerank_queries:
             candidates = search(query, collection_ids=scope, top_k=RERANK_CANDIDATES, mode="hybrid", rerank=False)
             texts = [c.text for c in candidates.results]
@@ -150,6 +157,15 @@ def latency_measure(
                 latencies.add(mode, elapsed)
     latencies.load_after = os.getloadavg()[0]
     return latencies
+
+
+def _collection_changed(collection_id: int) -> None:
+    """Move the collection's generation, as indexing or deleting a document does (its chunks stay)."""
+    from django.db.models import F
+
+    from ingestion.models import CollectionStats
+
+    CollectionStats.objects.filter(collection_id=collection_id).update(generation=F("generation") + 1)
 
 
 def format_table(results: dict[int, dict[str, dict[str, float]]]) -> str:

@@ -61,7 +61,7 @@ def test_it_builds_the_corpus_in_its_own_database_and_prints_the_table(bench_dat
         "--database", bench_database, "--work-dir", str(tmp_path / "work"), "--json", str(report), stdout=out,
     )
     text = out.getvalue()
-    for mode in ("bm25", "vector", "hybrid", "rerank@20", "rerank@20 onnx", "rerank@20 onnx-int8"):
+    for mode in ("bm25", "vector", "hybrid", "bm25 after a write", "rerank@20", "rerank@20 onnx", "rerank@20 onnx-int8"):
         assert f"| 200 | {mode} | 4 |" in text, text
     assert json.loads(report.read_text())["sizes"]["200"]["modes"]["hybrid"]["n"] == 4
 
