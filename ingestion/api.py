@@ -20,7 +20,8 @@ router = Router(tags=["documents"])
 
 @router.post(
     "/documents",
-    response={202: list[UploadResultOut], 400: list[UploadResultOut], 413: list[UploadResultOut], 415: list[UploadResultOut]},
+    response={202: list[UploadResultOut], 400: list[UploadResultOut], 409: list[UploadResultOut], 413: list[UploadResultOut],
+              415: list[UploadResultOut]},
     summary="Upload documents (multipart field `files`, repeatable; `file` accepted too)",
     description="Per user: RATE_LIMIT_UPLOAD requests per window and UPLOAD_DAILY_BYTES per UTC day (429 with Retry-After).",
 )

@@ -18,6 +18,11 @@ class Collection(models.Model):
     # The embedding model every chunk of this collection was embedded with: one index never
     # mixes vectors of two models (set when the first chunk is written).
     embedding_model = models.CharField(max_length=500, blank=True)
+    # Set while `manage.py reindex` re-embeds the chunks with this label (ingestion/reindex.py):
+    # chunks with id <= reindex_through already carry it, the others still `embedding_model`'s.
+    # Uploads are refused meanwhile; blank when no re-index is under way.
+    reindex_to = models.CharField(max_length=500, blank=True)
+    reindex_through = models.BigIntegerField(default=0)
     # Free-form settings of evaluation collections (chunker and model), to know when to rebuild.
     build_signature = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

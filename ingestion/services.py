@@ -67,6 +67,13 @@ def collection_create(*, slug: str, name: str, kind: str = Collection.Kind.USER)
     return collection
 
 
+def reindex_running_message(collection: Collection) -> str:
+    return (
+        f"The collection '{collection.slug}' is being re-indexed with '{collection.reindex_to}' "
+        f"(python manage.py reindex --collection {collection.slug}): upload this file again when it has finished."
+    )
+
+
 def document_ingest(
     *, collection: Collection, uploaded_by: AbstractBaseUser | None, file: UploadedFile, enqueue: bool = True
 ) -> IngestOutcome:
@@ -74,6 +81,8 @@ def document_ingest(
 
     `enqueue=False` leaves the processing to the caller (benchmarks that run it in-process)."""
     filename = clean_filename(file.name)
+    if collection.reindex_to:
+        return _rejected(filename, reindex_running_message(collection), 409)
     if file.size is not None and file.size > settings.UPLOAD_MAX_BYTES:
         return _rejected(filename, checks.too_large_message(file.size), 413)
     if not file.size:
@@ -297,10 +306,13 @@ def _chunks_replace(document_id: int, chunks, parsed_text: str, parsed) -> None:
         return  # deleted while it was being processed
     label = get_embedder().label
     collection = Collection.objects.select_for_update().get(pk=document.collection_id)
+    if collection.reindex_to:
+        raise ParseError(reindex_running_message(collection))
     if collection.embedding_model and collection.embedding_model != label:
         raise ParseError(
             f"This collection is indexed with the embedding model '{collection.embedding_model}', but the "
-            f"server is configured with '{label}'. Re-index the collection or restore EMBEDDING_MODEL and EMBEDDING_BACKEND."
+            f"server is configured with '{label}'. Re-index the collection (python manage.py reindex "
+            f"--collection {collection.slug}) or restore EMBEDDING_MODEL and EMBEDDING_BACKEND."
         )
     if not collection.embedding_model:
         collection.embedding_model = label

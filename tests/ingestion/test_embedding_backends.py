@@ -132,6 +132,7 @@ def test_a_collection_indexed_with_one_backend_refuses_vectors_of_another(settin
     document = Document.objects.get(pk=outcome.document.id)
     assert document.status == "failed"
     assert f"'{first_label}'" in document.error and f"'{replacement.label}'" in document.error
+    assert "python manage.py reindex --collection one-backend" in document.error
     assert collection.chunks.count() == 1
 
 

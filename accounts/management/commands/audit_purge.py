@@ -3,13 +3,14 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 
 from accounts.audit import audit_purge
+from config.commands import AppCommand
 
 
-class Command(BaseCommand):
+class Command(AppCommand):
     help = "Delete audit rows older than --days (a retention policy; the only way rows ever leave the log)."
 
     def add_arguments(self, parser: CommandParser) -> None:

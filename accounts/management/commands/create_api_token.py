@@ -3,13 +3,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from accounts.services import api_token_create, api_token_revoke
+from config.commands import AppCommand
 from ingestion.models import Collection
 
 
-class Command(BaseCommand):
+class Command(AppCommand):
     help = (
         "Create an API token for USERNAME (printed once, on the last line), optionally --read-only "
         "and/or limited to --collections a,b; or --revoke one."

@@ -8,12 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from chat import llm
 from chat.evaluation import best_f1, exact_match, lead_sentence, raw_citation_checks, without_markers
 from chat.models import Answer
 from chat.services import answer_events, conversation_create
+from config.commands import AppCommand
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -26,7 +27,7 @@ def _percentile(values: list[float], q: float) -> float:
     return round(percentile(values, q), 1)
 
 
-class Command(BaseCommand):
+class Command(AppCommand):
     help = "Evaluate answers on a corpus with gold answers (and off-corpus questions) for one backend."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -4,13 +4,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
 from chat import llm
+from config.commands import AppCommand
 from feedback.evaluation import golden_evaluate
 
 
-class Command(BaseCommand):
+class Command(AppCommand):
     help = "Run the current retrieval and answer pipeline over the reviewed (golden) examples."
 
     def add_arguments(self, parser: CommandParser) -> None:

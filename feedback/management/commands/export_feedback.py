@@ -4,12 +4,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from config.commands import AppCommand
 from feedback.exports import KINDS, export_rows
 
 
-class Command(BaseCommand):
+class Command(AppCommand):
     help = "Export reviewed feedback as JSON lines: sft, preferences or retrieval triples."
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-
+from config.commands import AppCommand
 from feedback.learning import feedback_learn
 
 
-class Command(BaseCommand):
+class Command(AppCommand):
     help = ("(Re)train from the stored reviews: rebuild vote evidence, learn RRF fusion weights and a query "
             "adapter; each replaces the defaults only when it wins in cross-validation on the labelled queries.")
 

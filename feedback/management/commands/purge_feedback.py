@@ -3,12 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import CommandParser
 
+from config.commands import AppCommand
 from feedback.services import feedback_purge
 
 
-class Command(BaseCommand):
+class Command(AppCommand):
     help = "Delete feedback and empty answer traces older than FEEDBACK_RETENTION_DAYS (0 keeps all)."
 
     def add_arguments(self, parser: CommandParser) -> None:

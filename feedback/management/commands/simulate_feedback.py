@@ -4,13 +4,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from config.commands import AppCommand
 from feedback.simulation import format_table, simulate, summarise
 from retrieval.evaluation import evaluation_collection, load_beir
 
 
-class Command(BaseCommand):
+class Command(AppCommand):
     help = ("Simulate reviewed feedback on a BEIR dataset (qrels as reviewers): votes and reviews for half the "
             "queries, learning, nDCG@10 on the other half before and after. Rolls back everything it writes.")
 

@@ -20,8 +20,9 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from config.commands import AppCommand
 from ingestion.models import Collection, Document
 
 CATEGORIES = [
@@ -58,7 +59,7 @@ def read_expected(path: Path) -> dict[str, str]:
     return expected
 
 
-class Command(BaseCommand):
+class Command(AppCommand):
     help = "Ingest every file of DIR through the real pipeline; print outcomes, throughput and peak memory."
 
     def add_arguments(self, parser: CommandParser) -> None:

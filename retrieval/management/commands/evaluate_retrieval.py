@@ -4,12 +4,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
+from config.commands import AppCommand
 from retrieval.evaluation import MODES, evaluate, evaluation_collection, format_table, load_beir
 
 
-class Command(BaseCommand):
+class Command(AppCommand):
     help = "Evaluate every retrieval mode on a BEIR-format dataset folder (nDCG@10, recall, MRR, latency)."
 
     def add_arguments(self, parser: CommandParser) -> None:
