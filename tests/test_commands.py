@@ -27,8 +27,8 @@ def test_on_an_up_to_date_database_a_command_migrates_nothing_and_says_nothing()
 
 def test_a_command_applies_pending_migrations_before_it_reads_the_database():
     # The newest ingestion migration rolled back (inside the test's transaction, which undoes it all).
-    call_command("migrate", "ingestion", "0003", verbosity=0)
-    assert [(m.app_label, m.name) for m in migrations_pending()] == [("ingestion", "0004_collection_reindex_marker")]
+    call_command("migrate", "ingestion", "0004", verbosity=0)
+    assert [(m.app_label, m.name) for m in migrations_pending()] == [("ingestion", "0005_collection_reindex_marker")]
 
     out, err = run("reindex", "--all", "--dry-run")  # reads Collection.reindex_to, the rolled-back column
 

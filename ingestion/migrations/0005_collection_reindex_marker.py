@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ingestion', '0003_collection_archived_at'),
+        ('ingestion', '0004_collection_term'),
     ]
 
     operations = [
