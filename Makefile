@@ -36,7 +36,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check . || true
+	$(VENV)/bin/ruff check .
 
 clean-data:
 	rm -rf var/

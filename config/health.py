@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Callable
 
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone

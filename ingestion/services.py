@@ -10,7 +10,6 @@ import logging
 import re
 import unicodedata
 import uuid
-from collections import Counter
 from dataclasses import dataclass
 
 
@@ -18,13 +17,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import Action, audit_record
 from ingestion import checks
-from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, CollectionTerm, Document
+from ingestion.index_writer import chunks_remove, chunks_replace, reindex_running_message
+from ingestion.models import Collection, CollectionStats, Document
 from ingestion.parsing import ParseError, storage_path
 
 logger = logging.getLogger(__name__)
@@ -65,13 +64,6 @@ def collection_create(*, slug: str, name: str, kind: str = Collection.Kind.USER)
     CollectionStats.objects.create(collection=collection)
     vector_index_ensure(collection.id)
     return collection
-
-
-def reindex_running_message(collection: Collection) -> str:
-    return (
-        f"The collection '{collection.slug}' is being re-indexed with '{collection.reindex_to}' "
-        f"(python manage.py reindex --collection {collection.slug}): upload this file again when it has finished."
-    )
 
 
 def document_ingest(
@@ -164,7 +156,7 @@ def document_delete(*, document: Document, actor: AbstractBaseUser | None = None
     document = Document.objects.select_for_update().get(pk=document.pk)
     audit_record(action=Action.DELETE, actor=actor, target=("ingestion.document", document.id, document.original_filename),
                  collection=document.collection.slug, size_bytes=document.size_bytes, sha256=document.sha256)
-    _chunks_remove(document)
+    chunks_remove(document)
     # Its text also lives in answer traces and review labels (privacy: it goes with the document).
     answers_forget_document(document_id=document.id)
     review_labels_forget_document(document_id=document.id)
@@ -183,7 +175,7 @@ def document_process(*, document_id: int) -> None:
         return
     try:
         chunks, parsed_text, parsed = _build_chunks(document)
-        _chunks_replace(document_id, chunks, parsed_text, parsed)
+        chunks_replace(document_id, chunks, parsed_text, parsed)
     except ParseError as exc:
         _fail(document_id, str(exc))
     except SoftTimeLimitExceeded:
@@ -253,136 +245,6 @@ def _build_chunks(document: Document):  # type: ignore[no-untyped-def]
     return list(zip(drafts, vectors)), parsed_text, parsed
 
 
-def _chunks_remove(document: Document) -> None:
-    old = Chunk.objects.filter(document=document)
-    count = old.count()
-    if count:
-        from django.db.models import Sum
-
-        # Writers of a collection's index take its row first (as _chunks_replace does), so that
-        # their updates of the shared statistics and term rows never wait on each other in a cycle.
-        Collection.objects.select_for_update().filter(pk=document.collection_id).first()
-        total = old.aggregate(total=Sum("bm25_length"))["total"] or 0
-        CollectionStats.objects.filter(collection_id=document.collection_id).update(
-            chunk_count=F("chunk_count") - count,
-            total_length=F("total_length") - total,
-            generation=F("generation") + 1,
-        )
-        _document_frequencies_remove(document)
-        ChunkTerm.objects.filter(chunk__document=document).delete()
-        old.delete()
-
-
-def _document_frequencies_remove(document: Document) -> None:
-    """Take the document's chunks out of its collection's document frequencies (CollectionTerm),
-    before its postings go; a term no chunk holds any more leaves the vocabulary."""
-    table = CollectionTerm._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {table} AS c SET df = c.df - d.n
-            FROM (
-              SELECT p.term, count(*) AS n FROM {ChunkTerm._meta.db_table} p
-              JOIN {Chunk._meta.db_table} ch ON ch.id = p.chunk_id
-              WHERE ch.document_id = %s GROUP BY p.term
-            ) AS d
-            WHERE c.collection_id = %s AND c.term = d.term
-            RETURNING c.term, c.df
-            """,
-            [document.id, document.collection_id],
-        )
-        gone = [term for term, df in cursor.fetchall() if df <= 0]
-        if gone:
-            cursor.execute(f"DELETE FROM {table} WHERE collection_id = %s AND term = ANY(%s)", [document.collection_id, gone])
-
-
-@transaction.atomic
-def _chunks_replace(document_id: int, chunks, parsed_text: str, parsed) -> None:  # type: ignore[no-untyped-def]
-    from ingestion.embedding import get_embedder
-    from retrieval.tokenize import default_tokenizer, term_frequencies
-
-    document = Document.objects.select_for_update().filter(pk=document_id).first()
-    if document is None:
-        return  # deleted while it was being processed
-    label = get_embedder().label
-    collection = Collection.objects.select_for_update().get(pk=document.collection_id)
-    if collection.reindex_to:
-        raise ParseError(reindex_running_message(collection))
-    if collection.embedding_model and collection.embedding_model != label:
-        raise ParseError(
-            f"This collection is indexed with the embedding model '{collection.embedding_model}', but the "
-            f"server is configured with '{label}'. Re-index the collection (python manage.py reindex "
-            f"--collection {collection.slug}) or restore EMBEDDING_MODEL and EMBEDDING_BACKEND."
-        )
-    if not collection.embedding_model:
-        collection.embedding_model = label
-        collection.save(update_fields=["embedding_model"])
-    _chunks_remove(document)
-    tokenizer = default_tokenizer()
-    rows: list[Chunk] = []
-    frequencies = []
-    for ordinal, (draft, vector) in enumerate(chunks):
-        tf = term_frequencies(tokenizer(draft.embedding_input))
-        frequencies.append(tf)
-        rows.append(
-            Chunk(
-                document=document,
-                collection_id=document.collection_id,
-                ordinal=ordinal,
-                text=draft.text,
-                page_start=draft.page_start,
-                page_end=draft.page_end,
-                heading_path=draft.heading_path,
-                char_start=draft.char_start,
-                char_end=draft.char_end,
-                token_count=draft.token_count,
-                is_table=draft.is_table,
-                embedding=vector,
-                bm25_length=sum(tf.values()),
-            )
-        )
-    Chunk.objects.bulk_create(rows, batch_size=500)
-    _postings_write(rows, frequencies, document.collection_id)
-    stats, _ = CollectionStats.objects.select_for_update().get_or_create(collection_id=document.collection_id)
-    stats.chunk_count += len(rows)
-    stats.total_length += sum(r.bm25_length for r in rows)
-    stats.generation += 1
-    stats.save()
-    document.status = Document.Status.INDEXED
-    document.chunk_count = len(rows)
-    document.page_count = parsed.page_count
-    document.parse_summary = parsed.summary
-    document.parsed_text = parsed_text
-    document.embedding_model = label
-    document.indexed_at = timezone.now()
-    document.error = ""
-    document.save()
-
-
-def _postings_write(rows: list[Chunk], frequencies: list, collection_id: int) -> None:  # type: ignore[type-arg]
-    """The chunks' BM25 postings (ChunkTerm rows), streamed with COPY: a long document has
-    hundreds of thousands of them, which ORM inserts write several times slower."""
-    columns = "chunk_id, collection_id, term, tf, doc_length"
-    df: Counter[str] = Counter()
-    with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {ChunkTerm._meta.db_table} ({columns}) FROM STDIN") as copy:
-            for row, tf in zip(rows, frequencies):
-                df.update(tf.keys())
-                for term, count in tf.items():
-                    copy.write_row((row.id, collection_id, term, count, row.bm25_length))
-        if df:
-            terms = sorted(df)
-            cursor.execute(
-                f"""
-                INSERT INTO {CollectionTerm._meta.db_table} (collection_id, term, df)
-                SELECT %s, t.term, t.df FROM unnest(%s::text[], %s::bigint[]) AS t(term, df)
-                ON CONFLICT (collection_id, term)
-                DO UPDATE SET df = {CollectionTerm._meta.db_table}.df + EXCLUDED.df
-                """,
-                [collection_id, terms, [df[t] for t in terms]],
-            )
-
-
 def _fail(document_id: int, reason: str) -> None:
     Document.objects.filter(pk=document_id).update(
         status=Document.Status.FAILED, error=reason[:4000], updated_at=timezone.now()
@@ -440,7 +302,7 @@ def documents_index_elements(
         document = _text_document_create(collection=collection, name=name, parsed_text=parsed_text)
         pairs = list(zip(drafts, vectors[position : position + len(drafts)]))
         position += len(drafts)
-        _chunks_replace(document.id, pairs, parsed_text, ParsedDocument(elements=elements, page_count=None))
+        chunks_replace(document.id, pairs, parsed_text, ParsedDocument(elements=elements, page_count=None))
         ids.append(document.id)
     return ids
 
@@ -467,5 +329,5 @@ def document_store_prepared(*, collection: Collection, name: str, parsed_text: s
     from ingestion.parsing import ParsedDocument
 
     document = _text_document_create(collection=collection, name=name, parsed_text=parsed_text)
-    _chunks_replace(document.id, chunks, parsed_text, ParsedDocument(elements=[], page_count=None))
+    chunks_replace(document.id, chunks, parsed_text, ParsedDocument(elements=[], page_count=None))
     return document.id

@@ -193,7 +193,7 @@ def best_chunk_per_document(document_ids: list[str]) -> list[str]:
 
 
 def format_table(report: dict[str, Any]) -> str:
-    header = f"| mode | nDCG@10 | Recall@10 | Recall@100 | MRR@10 | p50 ms | p95 ms |\n|---|---|---|---|---|---|---|"
+    header = "| mode | nDCG@10 | Recall@10 | Recall@100 | MRR@10 | p50 ms | p95 ms |\n|---|---|---|---|---|---|---|"
     rows = []
     for name, values in report.items():
         if "skipped" in values:

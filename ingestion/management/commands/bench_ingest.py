@@ -23,7 +23,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import CommandError, CommandParser
 
 from config.commands import AppCommand
-from ingestion.models import Collection, Document
+from ingestion.models import Document
 
 CATEGORIES = [
     ("password-protected", "encrypted"),
