@@ -257,7 +257,7 @@ class BM25Retriever:
             if key in self._average_idf:
                 return self._average_idf[key]
         cursor.execute(
-            "SELECT avg(ln((%(n)s - df + 0.5) / (df + 0.5))) FROM ingestion_collectionterm WHERE collection_id = %(c)s AND df > 0",
+            "SELECT avg(ln((%(n)s::float8 - df + 0.5) / (df + 0.5))) FROM ingestion_collectionterm WHERE collection_id = %(c)s AND df > 0",
             {"n": n, "c": collection_id},
         )
         value = float(cursor.fetchone()[0] or 0.0)

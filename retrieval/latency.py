@@ -49,7 +49,10 @@ class Latencies:
         self.samples.setdefault(mode, []).append(milliseconds)
 
     def summary(self) -> dict[str, dict[str, float]]:
-        return {mode: summarise(values) for mode, values in self.samples.items()}
+        """Per mode, in a fixed order (search modes first, then rerankers)."""
+        order = [*SEARCH_MODES, AFTER_WRITE_MODE]
+        modes = sorted(self.samples, key=lambda m: (order.index(m) if m in order else len(order), m))
+        return {mode: summarise(self.samples[mode]) for mode in modes}
 
 
 def summarise(values: list[float]) -> dict[str, float]:
