@@ -56,12 +56,22 @@ def _check_embedding_model() -> dict[str, Any]:
     return embedder_status()
 
 
+def _check_collection_vectors() -> dict[str, Any]:
+    from ingestion.selectors import vectors_notices
+
+    notices = vectors_notices()
+    if notices:
+        return {"ok": False, "optional": True, "error": " ".join(notices)}
+    return {"ok": True}
+
+
 CHECKS: dict[str, Callable[[], dict[str, Any]]] = {
     "database": _check_database,
     "vector": _check_vector,
     "broker": _check_broker,
     "worker": _check_worker,
     "embedding_model": _check_embedding_model,
+    "collection_vectors": _check_collection_vectors,
 }
 # Other apps add their own checks (the reranker, the LLM endpoint) with register_check.
 

@@ -63,6 +63,11 @@ def configured_model() -> tuple[str, str]:
     return DEFAULT_MODEL_LABEL, default_model_path()
 
 
+def configured_label() -> str:
+    """The label the configured model and backend record on what they embed (no model loaded)."""
+    return backend_label(configured_model()[0], settings.EMBEDDING_BACKEND)
+
+
 def available_cores() -> int:
     """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota."""
     try:
@@ -290,8 +295,8 @@ def get_embedder(*, threads: int | None = None) -> Embedder:
 
 def embedder_status() -> dict[str, Any]:
     """For /health: whether the configured model is loaded or at least present, without loading it."""
-    model_label, name_or_path = configured_model()
-    label = backend_label(model_label, settings.EMBEDDING_BACKEND)
+    _, name_or_path = configured_model()
+    label = configured_label()
     if _embedder is not None and _embedder.loaded:
         return {"ok": True, "model": label, "loaded": True, "dimensions": _embedder.dimensions,
                 "threads": _embedder.threads}

@@ -46,3 +46,29 @@ def document_as_dict(document: Document) -> dict[str, Any]:
         "indexed_at": document.indexed_at,
         "parse_summary": document.parse_summary,
     }
+
+
+def vectors_notice(collection: Collection) -> str:
+    """Why vector search in `collection` may compare the query with vectors of another model or
+    backend than the one that embeds queries now ("" when its vectors match)."""
+    from ingestion.embedding import configured_label
+
+    configured = configured_label()
+    if collection.reindex_to:
+        return (
+            f"The collection '{collection.slug}' is being re-indexed with '{collection.reindex_to}': until it "
+            f"finishes, part of its vectors are of '{collection.embedding_model}' and vector scores are less reliable."
+        )
+    if collection.embedding_model and collection.embedding_model != configured:
+        return (
+            f"The collection '{collection.slug}' was embedded with '{collection.embedding_model}', but queries are "
+            f"embedded with '{configured}': vector scores are unreliable until "
+            f"`python manage.py reindex --collection {collection.slug}` has run."
+        )
+    return ""
+
+
+def vectors_notices() -> list[str]:
+    """`vectors_notice` of every collection whose vectors do not match the configured embedder."""
+    collections = Collection.objects.exclude(embedding_model="").only("slug", "embedding_model", "reindex_to")
+    return [notice for collection in collections.order_by("slug") if (notice := vectors_notice(collection))]

@@ -8,6 +8,7 @@ from ninja import Router
 
 from accounts.access import access_collection
 from accounts.limits import rate_limit_hit
+from ingestion.selectors import vectors_notice
 from retrieval.schemas import SearchIn, SearchOut
 from retrieval.search import search
 from retrieval.types import ScoredChunk
@@ -35,8 +36,10 @@ def search_endpoint(request: HttpRequest, payload: SearchIn) -> dict[str, Any]:
     result = search(
         payload.query, collection_ids=[collection.id], top_k=payload.top_k, mode=payload.mode, rerank=payload.rerank
     )
+    notice = vectors_notice(collection) if payload.mode != "bm25" else ""
     return {
         "results": [hit_as_dict(hit) for hit in result.results],
         "rerank": asdict(result.rerank),
         "timings_ms": result.timings_ms,
+        "notices": [notice] if notice else [],
     }

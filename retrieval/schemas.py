@@ -41,3 +41,5 @@ class SearchOut(Schema):
     results: list[SearchHitOut]
     rerank: RerankOut
     timings_ms: dict[str, float]
+    # Conditions that make these results less reliable, each with what to do (e.g. a re-index).
+    notices: list[str] = []

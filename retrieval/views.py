@@ -6,6 +6,7 @@ from django.shortcuts import render
 
 from accounts.access import collection_readable, collections_readable
 from accounts.limits import rate_limit_hit
+from ingestion.selectors import vectors_notice
 from retrieval.search import search
 
 
@@ -22,5 +23,5 @@ def lab(request: HttpRequest) -> HttpResponse:
         columns = [("BM25", result.stages.get("bm25", []), "bm25"), ("Vector", result.stages.get("vector", []), "vector"),
                    ("Fused (RRF)", result.stages.get("fused", []), "fused")]
         columns.append(("Reranked" if result.rerank.applied else "Final (rerank skipped)", result.results, "rerank"))
-        context.update(columns=columns, result=result)
+        context.update(columns=columns, result=result, vectors_notice=vectors_notice(collection))
     return render(request, "retrieval/lab.html", context)

@@ -185,3 +185,33 @@ def test_an_onnx_reranker_that_cannot_export_is_remembered(tmp_path, monkeypatch
 def test_an_unknown_reranker_backend_is_refused():
     with pytest.raises(ValueError, match="torch, onnx, onnx-int8"):
         CrossEncoderReranker(model="x", retry_seconds=1, backend="tensorrt")
+
+
+def test_search_and_health_say_when_a_collections_vectors_are_of_another_model(api):
+    from django.test import Client
+
+    from ingestion.models import Collection
+
+    collection_with_texts("default-like", TEXTS)
+    Collection.objects.filter(slug="default").delete()
+    Collection.objects.filter(slug="default-like").update(slug="default")
+
+    def notices(mode: str) -> list[str]:
+        body = {"query": "hotel Zurich francs", "mode": mode, "rerank": False}
+        response = api.post("/api/v1/search", body, content_type="application/json")
+        assert response.status_code == 200, response.content
+        return response.json()["notices"]
+
+    assert notices("hybrid") == []
+    assert Client().get("/api/v1/health").json()["checks"]["collection_vectors"] == {"ok": True}
+
+    Collection.objects.filter(slug="default").update(embedding_model="another/model [torch]")
+    [notice] = notices("hybrid")
+    assert "another/model [torch]" in notice and "python manage.py reindex --collection default" in notice
+    assert notices("bm25") == []  # keyword search does not use the vectors
+    check = Client().get("/api/v1/health").json()["checks"]["collection_vectors"]
+    assert check["ok"] is False and check["optional"] is True and "reindex --collection default" in check["error"]
+
+    Collection.objects.filter(slug="default").update(reindex_to="yet/another [onnx]")
+    [notice] = notices("vector")
+    assert "being re-indexed with 'yet/another [onnx]'" in notice
