@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter
 
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, CollectionTerm, Document
@@ -29,8 +29,6 @@ def chunks_remove(document: Document) -> None:
     old = Chunk.objects.filter(document=document)
     count = old.count()
     if count:
-        from django.db.models import Sum
-
         # Writers of a collection's index take its row first (as chunks_replace does), so that
         # their updates of the shared statistics and term rows never wait on each other in a cycle.
         Collection.objects.select_for_update().filter(pk=document.collection_id).first()

@@ -103,10 +103,10 @@ def collection_reindex(
             f"'{embedder.label}' makes {embedder.dimensions}-dimensional vectors, but the chunk column holds "
             f"{settings.EMBEDDING_DIMENSIONS} (EMBEDDING_DIMENSIONS)"
         )
-    through = _reindex_begin(collection_id=collection.id, label=embedder.label)
-    plan = collection_reindex_plan(collection=Collection.objects.get(pk=collection.id), label=embedder.label)
-    if through is None or plan is None:
+    begun = _reindex_begin(collection_id=collection.id, label=embedder.label)
+    if begun is None:
         return 0
+    through, plan = begun
     started, embedded = time.monotonic(), 0
     while True:
         rows = list(
@@ -130,9 +130,9 @@ def collection_reindex(
 
 
 @transaction.atomic
-def _reindex_begin(*, collection_id: int, label: str) -> int | None:
+def _reindex_begin(*, collection_id: int, label: str) -> tuple[int, ReindexPlan] | None:
     """Set the marker (kept when resuming a re-index to the same label). Returns the chunk id to
-    continue after, or None when there is nothing to do."""
+    continue after and the plan from there, or None when there is nothing to do."""
     collection = Collection.objects.select_for_update().get(pk=collection_id)
     if collection_reindex_plan(collection=collection, label=label) is None:
         return None
@@ -141,7 +141,9 @@ def _reindex_begin(*, collection_id: int, label: str) -> int | None:
         collection.reindex_to = label
         collection.reindex_through = 0
         collection.save(update_fields=["reindex_to", "reindex_through"])
-    return collection.reindex_through
+    plan = collection_reindex_plan(collection=collection, label=label)
+    assert plan is not None  # the marker is set: a plan always exists
+    return collection.reindex_through, plan
 
 
 @transaction.atomic

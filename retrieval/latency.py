@@ -26,6 +26,7 @@ SEARCH_MODES = ("bm25", "vector", "hybrid")
 # BM25 as the first query after the collection changed: its generation is moved first, as every
 # indexed or deleted document moves it, so that nothing cached per generation can serve it.
 AFTER_WRITE_MODE = "bm25 after a write"
+TIMED_MODES = (*SEARCH_MODES, AFTER_WRITE_MODE)
 RERANK_MODE = "rerank@20"
 RERANK_ONNX_MODE = "rerank@20 onnx"
 RERANK_ONNX_INT8_MODE = "rerank@20 onnx-int8"
@@ -50,8 +51,7 @@ class Latencies:
 
     def summary(self) -> dict[str, dict[str, float]]:
         """Per mode, in a fixed order (search modes first, then rerankers)."""
-        order = [*SEARCH_MODES, AFTER_WRITE_MODE]
-        modes = sorted(self.samples, key=lambda m: (order.index(m) if m in order else len(order), m))
+        modes = sorted(self.samples, key=lambda m: (TIMED_MODES.index(m) if m in TIMED_MODES else len(TIMED_MODES), m))
         return {mode: summarise(self.samples[mode]) for mode in modes}
 
 
@@ -143,14 +143,14 @@ def latency_measure(
             latencies = Latencies(load_before=os.getloadavg()[0])
         # The mode that reads a question's postings first finds them on disk rather than in
         # memory (at 1M chunks the postings outgrow the page cache): each mode goes first in turn.
-        modes = [*SEARCH_MODES, AFTER_WRITE_MODE]
-        shift = number % len(modes)
-        for mode in modes[shift:] + modes[:shift]:
+        shift = number % len(TIMED_MODES)
+        for mode in TIMED_MODES[shift:] + TIMED_MODES[:shift]:
+            search_mode = mode
             if mode == AFTER_WRITE_MODE:
                 _collection_changed(collection_id)
+                search_mode = "bm25"
             result, elapsed = _timed(
-                lambda: search(query, collection_ids=scope, top_k=TOP_K, mode="bm25" if mode == AFTER_WRITE_MODE else mode,  # type: ignore[arg-type]
-                               rerank=False)
+                lambda: search(query, collection_ids=scope, top_k=TOP_K, mode=search_mode, rerank=False)  # type: ignore[arg-type]
             )
             latencies.add(mode, elapsed)
             if mode == "hybrid":
