@@ -1,5 +1,9 @@
 #!/usr/bin/env python
-"""Django's command-line utility for administrative tasks."""
+"""Django's command-line utility for administrative tasks.
+
+Without DATABASE_URL it starts (or joins) the embedded PostgreSQL first, so every command works
+on its own on a local install; the server stops when the last process using it exits.
+"""
 
 import os
 import sys
@@ -7,8 +11,10 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from config.embedded_db import local_environment_prepare
     from django.core.management import execute_from_command_line
 
+    local_environment_prepare(os.environ)
     execute_from_command_line(sys.argv)
 
 

@@ -4,12 +4,18 @@
 registers itself as a user of the data directory; the server stops when the last registered
 process exits, so a lone `python manage.py ...` starts and stops it on its own, while
 `make run` (config.supervisor) keeps it alive for the web server and the worker it starts.
+
+Settings never start it (importing them has no side effects): the entry points do, through
+`local_environment_prepare` — manage.py, the supervisor and the test suite's pytest plugin.
 """
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+from config.env import local_secret_key
 
 DATABASE_NAME = "footnote"
 
@@ -49,3 +55,32 @@ def database_settings_from_uri(uri: str) -> dict[str, object]:
         "HOST": host,
         "PORT": str(parsed.port or ""),
     }
+
+
+def var_dir_of(environ: MutableMapping[str, str]) -> Path:
+    """Where local data lives: FOOTNOTE_VAR_DIR, or var/ at the repository root."""
+    return Path(environ.get("FOOTNOTE_VAR_DIR") or Path(__file__).resolve().parent.parent / "var")
+
+
+def broker_dir_of(var_dir: Path, *, testing: bool) -> Path:
+    """The filesystem broker's folder (tests use their own, so a `make run` worker never sees their tasks)."""
+    return var_dir / ("test-broker" if testing else "broker")
+
+
+def local_environment_prepare(environ: MutableMapping[str, str]) -> bool:
+    """Without DATABASE_URL (a local install: `make run`, manage.py, tests), start or join the
+    embedded PostgreSQL and describe it in `environ` for the settings and every child process:
+    DATABASE_URL, FOOTNOTE_EMBEDDED_DB=1, a generated SECRET_KEY kept under var/, HTTPS off (served
+    on plain http://127.0.0.1), and the filesystem broker's folders. Returns whether it did;
+    with DATABASE_URL set (production, or a child of a process that prepared) nothing changes."""
+    if environ.get("DATABASE_URL"):
+        return False
+    var_dir = var_dir_of(environ)
+    environ["DATABASE_URL"] = ensure_running(var_dir / "pgdata")
+    environ["FOOTNOTE_EMBEDDED_DB"] = "1"
+    environ.setdefault("SECRET_KEY", local_secret_key(var_dir / "secret_key"))
+    environ.setdefault("HTTPS", "false")
+    testing = "PYTEST_VERSION" in environ
+    for sub in ("in", "processed"):
+        (broker_dir_of(var_dir, testing=testing) / sub).mkdir(parents=True, exist_ok=True)
+    return True

@@ -1,4 +1,10 @@
-"""Footnote settings, read from the environment (see .env.example for every variable)."""
+"""Footnote settings, read from the environment (see .env.example for every variable).
+
+Importing this module only reads the environment: it starts no server and writes no file. A local
+install's environment (the embedded PostgreSQL's DATABASE_URL, a generated SECRET_KEY) is prepared
+by the entry points (manage.py, `make run`'s supervisor, the tests' pytest plugin) through
+config.embedded_db.local_environment_prepare.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,10 @@ import os
 from pathlib import Path
 
 import dj_database_url
+import Stemmer
 from csp.constants import NONCE
 
-from config.embedded_db import database_settings_from_uri, ensure_running
+from config.embedded_db import broker_dir_of, database_settings_from_uri
 from config.env import (
     ImproperlyConfiguredEnv,
     env_bool,
@@ -17,7 +24,6 @@ from config.env import (
     env_int,
     env_list,
     env_str,
-    local_secret_key,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -33,13 +39,20 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 DEBUG = env_bool("DEBUG", False)
 DATABASE_URL = env_str("DATABASE_URL")
-# Local mode (no DATABASE_URL: `make run`, tests) keeps a generated key under var/; a production
-# deployment (DATABASE_URL set) must provide SECRET_KEY unless DEBUG is on.
+if not DATABASE_URL:
+    raise ImproperlyConfiguredEnv(
+        "DATABASE_URL is not set. Run Footnote through `make run` or `python manage.py ...`, which start the "
+        "embedded PostgreSQL and set it, or point DATABASE_URL at your PostgreSQL server."
+    )
+# Set by local_environment_prepare: the embedded PostgreSQL of a local install (`make run`, tests).
+EMBEDDED_DB = env_bool("FOOTNOTE_EMBEDDED_DB", False)
+# A production deployment must provide SECRET_KEY unless DEBUG is on; a local install's key is
+# generated once under var/ by local_environment_prepare.
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
-    if DATABASE_URL and not DEBUG:
+    if not DEBUG:
         raise ImproperlyConfiguredEnv("SECRET_KEY is required in production (DATABASE_URL set, DEBUG off)")
-    SECRET_KEY = local_secret_key(VAR_DIR / "secret_key")
+    SECRET_KEY = "insecure-debug-only-key"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
@@ -92,15 +105,12 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-# Unset DATABASE_URL: the embedded PostgreSQL 16 + pgvector under var/pgdata (started on demand).
-if DATABASE_URL and "?host=/" in DATABASE_URL:  # a Unix socket (the embedded server under `make run`)
+if EMBEDDED_DB or "?host=/" in DATABASE_URL:  # a Unix socket (the embedded server)
     DATABASES = {"default": database_settings_from_uri(DATABASE_URL)}
-elif DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
-else:
-    DATABASES = {"default": database_settings_from_uri(ensure_running(VAR_DIR / "pgdata"))}
     # Worker processes started by tests connect to the test database of the same server.
     DATABASES["default"]["NAME"] = env_str("EMBEDDED_DATABASE_NAME", str(DATABASES["default"]["NAME"]))
+else:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_footnote")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -114,7 +124,7 @@ LOGOUT_REDIRECT_URL = "/accounts/login/"
 # --- Security ------------------------------------------------------------------------------
 # HTTPS-only cookies, HSTS and redirects are on in production (DATABASE_URL set) unless HTTPS=false;
 # `make run` serves plain http://127.0.0.1 and keeps them off.
-HTTPS = env_bool("HTTPS", bool(DATABASE_URL))
+HTTPS = env_bool("HTTPS", not EMBEDDED_DB)
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS
@@ -182,10 +192,9 @@ CHUNK_OVERLAP_TOKENS = env_int("CHUNK_OVERLAP_TOKENS", 32, minimum=0)
 # --- Celery -----------------------------------------------------------------------------------
 # Unset: kombu's filesystem transport under var/broker, which needs no server (see README).
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
-BROKER_DIR = VAR_DIR / ("test-broker" if TESTING else "broker")
+# Its folders are made by local_environment_prepare (and the tests' worker fixture).
+BROKER_DIR = broker_dir_of(VAR_DIR, testing=TESTING)
 if CELERY_BROKER_URL == "filesystem://":
-    for sub in ("in", "processed"):
-        (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "in"),
         "data_folder_out": str(BROKER_DIR / "in"),
@@ -221,8 +230,9 @@ LOGGING = {
 }
 
 # --- Keyword search (BM25) ---------------------------------------------------------------------
-BM25_STEMMER = env_str("BM25_STEMMER", "english")
-BM25_STOPWORDS = env_str("BM25_STOPWORDS", "english")
+# A Snowball algorithm of PyStemmer ("english", "german", ...) or "none"; stop-words "english" or "none".
+BM25_STEMMER = env_choice("BM25_STEMMER", "english", [*Stemmer.algorithms(), "none"])
+BM25_STOPWORDS = env_choice("BM25_STOPWORDS", "english", ["english", "none"])
 BM25_K1 = env_float("BM25_K1", 0.9)
 BM25_B = env_float("BM25_B", 0.4)
 
@@ -243,7 +253,7 @@ RRF_K = env_float("RRF_K", 60.0)
 
 # --- Chat ---------------------------------------------------------------------------------------
 # LLM_BACKEND: openai | local | extractive. Unset: openai when LLM_BASE_URL is set, else extractive.
-LLM_BACKEND = env_str("LLM_BACKEND", "")
+LLM_BACKEND = env_choice("LLM_BACKEND", "", ["openai", "local", "extractive"])
 LLM_BASE_URL = env_str("LLM_BASE_URL", "")
 LLM_API_KEY = env_str("LLM_API_KEY", "")
 LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
@@ -318,7 +328,7 @@ FEEDBACK_LEARNED_ADAPTER = env_bool("FEEDBACK_LEARNED_ADAPTER", True)
 FEEDBACK_LEARN_MIN_EXAMPLES = env_int("FEEDBACK_LEARN_MIN_EXAMPLES", 20, minimum=2)
 FEEDBACK_LEARN_MIN_GAIN = env_float("FEEDBACK_LEARN_MIN_GAIN", 0.002)
 
-# --- Collections and permissions (accounts.access) ----------------------------------------------
+# --- Collections and permissions (ingestion.access) ----------------------------------------------
 # Whether every signed-in user is a contributor of the `default` collection (search, chat, upload
 # and delete their own uploads). Off: only its members (and staff) see it.
 DEFAULT_COLLECTION_OPEN = env_bool("DEFAULT_COLLECTION_OPEN", True)

@@ -13,23 +13,17 @@ import sys
 import time
 from pathlib import Path
 
+from config.embedded_db import local_environment_prepare, var_dir_of
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _start_database(env: dict[str, str]) -> None:
     if env.get("DATABASE_URL"):
         return
-    from config.embedded_db import ensure_running
-    from config.env import local_secret_key
-
-    var_dir = Path(env.get("FOOTNOTE_VAR_DIR", ROOT / "var"))
-    env.setdefault("SECRET_KEY", local_secret_key(var_dir / "secret_key"))
-    # Served on plain http://127.0.0.1: HTTPS-only cookies and redirects would lock the user out.
-    env.setdefault("HTTPS", "false")
-    print("Starting the embedded PostgreSQL 16 + pgvector (data in %s) ..." % (var_dir / "pgdata"), flush=True)
-    uri = ensure_running(var_dir / "pgdata")
+    print("Starting the embedded PostgreSQL 16 + pgvector (data in %s) ..." % (var_dir_of(env) / "pgdata"), flush=True)
     # Children connect to the server this process owns instead of each starting a handle.
-    env["DATABASE_URL"] = uri
+    local_environment_prepare(env)
 
 
 def _run(args: list[str], env: dict[str, str]) -> None:

@@ -84,7 +84,7 @@ class WorkerProcess:
         env["EMBEDDED_DATABASE_NAME"] = settings.DATABASES["default"]["NAME"]
         env["FOOTNOTE_VAR_DIR"] = str(settings.VAR_DIR)
         env["STORAGE_DIR"] = str(settings.MEDIA_ROOT)
-        if settings.DATABASE_URL:
+        if not settings.EMBEDDED_DB:
             env["DATABASE_URL"] = _test_database_url()
         if broker_url:
             env["CELERY_BROKER_URL"] = broker_url
@@ -121,6 +121,7 @@ def worker_process(transactional_db) -> Iterator[WorkerProcess]:  # type: ignore
     """Start a real Celery worker (filesystem broker of the tests) for one test."""
     for sub in ("in", "processed"):
         folder = settings.BROKER_DIR / sub
+        folder.mkdir(parents=True, exist_ok=True)
         for stale in folder.glob("*"):
             stale.unlink()
     worker = WorkerProcess()

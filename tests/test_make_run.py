@@ -38,7 +38,7 @@ def _health(port: int) -> dict | None:
 
 def test_supervisor_starts_everything_and_stops_on_ctrl_c(tmp_path):
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "FOOTNOTE_EMBEDDED_DB", "HTTPS")}
     env.pop("PYTEST_VERSION", None)  # behave like a user's `make run`
     env.update(FOOTNOTE_VAR_DIR=str(tmp_path / "var"), PORT=str(port), ADMIN_PASSWORD="")
     log = (tmp_path / "run.log").open("w+")

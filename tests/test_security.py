@@ -28,7 +28,7 @@ def test_pages_need_sign_in():
 
 
 def test_check_deploy_is_clean_with_production_settings():
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "FOOTNOTE_EMBEDDED_DB", "HTTPS")}
     env.update(
         DATABASE_URL="postgres://footnote:secret@db.invalid:5432/footnote",
         SECRET_KEY=secrets.token_urlsafe(60),
@@ -43,7 +43,7 @@ def test_check_deploy_is_clean_with_production_settings():
 
 
 def test_production_settings_refuse_to_start_without_a_secret_key():
-    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "FOOTNOTE_EMBEDDED_DB")}
     env.update(DATABASE_URL="postgres://footnote:secret@db.invalid:5432/footnote", DEBUG="false")
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
