@@ -35,8 +35,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Settings only read the environment, so mypy's Django plugin can import them with placeholders.
+LINT_ENV := DATABASE_URL=postgres://lint@localhost/lint SECRET_KEY=lint
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --config pyproject.toml
+	$(LINT_ENV) $(VENV)/bin/mypy runtime accounts ingestion retrieval chat feedback config bench
 
 clean-data:
 	rm -rf var/

@@ -1,42 +1,30 @@
-"""The one place that decides who may read and change which collection.
+"""The rule of who may read and change which collection; `ingestion.access` applies it.
 
-Every path to document content (BM25 and vector SQL through `search`, the search and chat APIs,
-the OpenAI-compatible endpoint, source panel, document pages, downloads, retry and delete,
-uploads, the retrieval lab, feedback) takes its answer from here; nothing filters after the fact.
+The rule (here, in accounts, the lowest layer): roles rank viewer < contributor < manager; staff
+manage every collection; members (users, or groups the user is in) have their role; when
+DEFAULT_COLLECTION_OPEN is on, every signed-in user is a contributor of `default`; an API token
+acts as its user, narrowed (a read-only token is at most a viewer, a token limited to collections
+reads only those). The queries that apply it to collections, documents and chunks live in
+`ingestion.access`, beside the models they filter, so that accounts never imports ingestion.
 
-- `collections_readable(user)`: the collections whose content `user` may read (a queryset).
-- `collection_role(user, collection)`: viewer < contributor < manager, or None.
-- `access_collection` / `access_document` / `access_chunk`: fetch with the check built in. What
-  the user may not read raises Http404, exactly as if it did not exist (same status, same body);
-  what they may read but not change raises PermissionDenied (403).
-
-Roles: staff manage every collection; members (users, or groups the user is in) have their role;
-when DEFAULT_COLLECTION_OPEN is on, every signed-in user is a contributor of `default`.
-Evaluation collections are never readable through the product; archived ones are not readable
-(their data is kept, and staff still manage them).
-
-An API token acts as its user, narrowed: TokenAuth records the token on the request and on the
-user object it sets, so that every selector here sees the narrowing without being told:
-a read-only token is at most a viewer, a token limited to collections reads only those.
+An API token's narrowing is seen without being passed around: TokenAuth records the token on
+the request and on the user object it sets (`request_token`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import Http404
 
 from accounts.models import ROLE_RANK, CollectionMembership, Role
-from ingestion.models import Chunk, Collection, Document
 
 DEFAULT_SLUG = "default"
 READ_ONLY_REFUSAL = "This API token is read-only: it can search and chat, not upload, delete or change anything."
 
 
-def _active(user: Any) -> bool:
+def user_active(user: Any) -> bool:
+    """Whether `user` is a signed-in, active account (anonymous and deactivated users read nothing)."""
     return bool(user is not None and user.is_authenticated and user.is_active)
 
 
@@ -45,141 +33,33 @@ def request_token(user: Any) -> Any:
     return getattr(user, "api_token", None)
 
 
-def _memberships(user: Any) -> QuerySet[CollectionMembership]:
+def memberships_of(user: Any) -> QuerySet[CollectionMembership]:
+    """The memberships `user` holds directly or through one of their groups."""
     return CollectionMembership.objects.filter(Q(user=user) | Q(group__in=user.groups.all()))
-
-
-def _narrowed(user: Any, collections: QuerySet[Collection]) -> QuerySet[Collection]:
-    token = request_token(user)
-    if token is not None and token.collections_limited:
-        return collections.filter(id__in=token.collections.values("id"))
-    return collections
-
-
-def collections_readable(user: Any, *, include_archived: bool = False) -> QuerySet[Collection]:
-    """The collections whose documents `user` may search, chat with and open (archived ones
-    only with `include_archived`, for the pages that manage them)."""
-    if not _active(user):
-        return Collection.objects.none()
-    collections = Collection.objects.filter(kind=Collection.Kind.USER)
-    if not include_archived:
-        collections = collections.filter(archived_at__isnull=True)
-    if not user.is_staff:
-        member = Q(id__in=_memberships(user).values("collection_id"))
-        if settings.DEFAULT_COLLECTION_OPEN:
-            member |= Q(slug=DEFAULT_SLUG)
-        collections = collections.filter(member)
-    return _narrowed(user, collections).order_by("name", "id")
-
-
-def collection_role(user: Any, collection: Collection) -> Role | None:
-    """The user's role in `collection` (archived or not), or None if they have none."""
-    if not _active(user) or collection.kind != Collection.Kind.USER:
-        return None
-    token = request_token(user)
-    if token is not None and token.collections_limited and not token.collections.filter(pk=collection.pk).exists():
-        return None
-    if user.is_staff:
-        role: Role | None = Role.MANAGER
-    else:
-        roles = [Role(r) for r in _memberships(user).filter(collection=collection).values_list("role", flat=True)]
-        if settings.DEFAULT_COLLECTION_OPEN and collection.slug == DEFAULT_SLUG:
-            roles.append(Role.CONTRIBUTOR)
-        role = max(roles, key=ROLE_RANK.__getitem__, default=None)
-    if role is not None and token is not None and token.read_only:
-        return Role.VIEWER
-    return role
 
 
 def has_role(role: Role | None, needed: Role) -> bool:
     return role is not None and ROLE_RANK[role] >= ROLE_RANK[needed]
 
 
-def _default_exists(slug: str) -> None:
-    # The default collection is created on first use, so that a fresh install has somewhere to upload.
-    if slug == DEFAULT_SLUG:
-        from ingestion.services import collection_get_default
-
-        collection_get_default()
-
-
-def collection_readable(user: Any, slug: str) -> Collection | None:
-    """The collection named `slug` if `user` may read it; None otherwise (callers answer 404)."""
-    _default_exists(slug)
-    return collections_readable(user).filter(slug=slug).first() if "\x00" not in slug else None
-
-
-def access_collection(user: Any, slug: str, *, role: Role = Role.VIEWER, archived: bool = False) -> Collection:
-    """The collection `slug` if `user` holds at least `role` in it.
-
-    Raises Http404 when the user may not read it (or it does not exist), PermissionDenied when
-    they may read it but their role is too low. `archived=True` admits archived collections (for
-    staff and managers managing them)."""
-    _default_exists(slug)
-    # One query, the same whether the collection is hidden or missing. (PostgreSQL refuses NUL
-    # bytes in text, so such a slug names no collection.)
-    collection = None if "\x00" in slug else collections_readable(user, include_archived=archived).filter(slug=slug).first()
-    if collection is None:
-        raise Http404("No such collection.")
-    held = collection_role(user, collection)
-    if not has_role(held, role):
-        raise PermissionDenied(_refusal(user, held, role))
-    return collection
+def role_resolve(user: Any, *, member_roles: list[Role], open_default: bool) -> Role | None:
+    """The role the rule gives `user` in one collection: manager for staff, else the highest of
+    their `member_roles` (plus contributor when it is the open default collection), then narrowed
+    to viewer by a read-only token."""
+    if user.is_staff:
+        role: Role | None = Role.MANAGER
+    else:
+        roles = [*member_roles, Role.CONTRIBUTOR] if open_default else member_roles
+        role = max(roles, key=ROLE_RANK.__getitem__, default=None)
+    token = request_token(user)
+    if role is not None and token is not None and token.read_only:
+        return Role.VIEWER
+    return role
 
 
-def _refusal(user: Any, held: Role | None, needed: Role) -> str:
+def refusal(user: Any, held: Role | None, needed: Role) -> str:
+    """What a user whose role is too low is told (403)."""
     token = request_token(user)
     if token is not None and token.read_only:
         return READ_ONLY_REFUSAL
     return f"Your role in this collection is {held.value if held else 'none'}; this needs {needed.value}."
-
-
-def access_document(user: Any, document_id: int, *, change: bool = False) -> Document:
-    """The document `document_id` if `user` may read it (Http404 otherwise, as for a missing one).
-
-    `change=True` (retry, delete): managers change every document of the collection,
-    contributors their own uploads; others get PermissionDenied."""
-    document = (
-        Document.objects.select_related("collection", "uploaded_by")
-        .filter(pk=document_id, collection__in=collections_readable(user))
-        .defer("parsed_text")
-        .first()
-    )
-    if document is None:
-        raise Http404("No such document.")
-    if change:
-        held = collection_role(user, document.collection)
-        own = document.uploaded_by_id is not None and document.uploaded_by_id == user.pk
-        if not (has_role(held, Role.MANAGER) or (own and has_role(held, Role.CONTRIBUTOR))):
-            raise PermissionDenied(_refusal(user, held, Role.CONTRIBUTOR if own else Role.MANAGER))
-    return document
-
-
-def access_chunk(user: Any, chunk_id: int) -> Chunk:
-    """The passage `chunk_id` with its document, if `user` may read it (Http404 otherwise)."""
-    chunk = (
-        Chunk.objects.select_related("document")
-        .filter(pk=chunk_id, collection__in=collections_readable(user))
-        .first()
-    )
-    if chunk is None:
-        raise Http404("No such passage.")
-    return chunk
-
-
-def collections_managed(user: Any) -> QuerySet[Collection]:
-    """The collections whose members `user` may manage: all of them for staff (archived too),
-    those where they are a manager otherwise."""
-    if not _active(user):
-        return Collection.objects.none()
-    collections = Collection.objects.filter(kind=Collection.Kind.USER)
-    if not user.is_staff:
-        collections = collections.filter(
-            id__in=_memberships(user).filter(role=Role.MANAGER).values("collection_id"), archived_at__isnull=True
-        )
-    return _narrowed(user, collections).order_by("name", "id")
-
-
-def collections_with_role(user: Any, role: Role) -> list[Collection]:
-    """The readable collections where `user` holds at least `role` (for pickers, e.g. upload)."""
-    return [c for c in collections_readable(user) if has_role(collection_role(user, c), role)]

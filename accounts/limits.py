@@ -29,7 +29,7 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
-from accounts.audit import Action, audit_record
+from accounts.audit import Action, audit_record, client_ip
 from accounts.models import UsageDay
 
 RATE_SETTINGS = {"chat": "RATE_LIMIT_CHAT", "search": "RATE_LIMIT_SEARCH", "upload": "RATE_LIMIT_UPLOAD"}
@@ -214,8 +214,6 @@ def _mb(size: int) -> str:
 
 
 def _sign_in_key(username: str, request: HttpRequest | None) -> str:
-    from accounts.audit import client_ip
-
     ip = client_ip(request) if request is not None else "-"
     return "footnote:signin:" + hashlib.sha256(f"{username.strip().lower()}|{ip}".encode()).hexdigest()[:32]
 

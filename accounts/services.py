@@ -3,7 +3,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -13,7 +13,9 @@ from django.utils import timezone
 
 from accounts.audit import Action, audit_record
 from accounts.models import ApiToken, CollectionMembership, Role
-from ingestion.models import Collection
+
+if TYPE_CHECKING:  # memberships and tokens name collections by foreign key; no runtime import upward
+    from ingestion.models import Collection
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +89,7 @@ def admin_ensure_on_migrate(sender: Any, using: str = "default", **kwargs: Any) 
     admin_ensure()
 
 
-# -- collections and their members (staff and managers, from accounts.views) -------------------
+# -- the members of collections (staff and managers, from accounts.views) ---------------------
 # Every change is written to the audit log with the actor who made it.
 
 
@@ -121,32 +123,3 @@ def membership_remove(*, membership: CollectionMembership, actor: AbstractUser |
     audit_record(action=Action.MEMBERSHIP_CHANGED, actor=actor, target=membership.collection, change="removed",
                  member=_member_label(membership), role=membership.role)
     membership.delete()
-
-
-@transaction.atomic
-def collection_add(*, slug: str, name: str, actor: AbstractUser | None) -> Collection:
-    """A new user collection (with its own vector index), created by staff."""
-    from ingestion.services import collection_create
-
-    collection = collection_create(slug=slug, name=name)
-    audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=collection, change="created")
-    return collection
-
-
-@transaction.atomic
-def collection_rename(*, collection: Collection, name: str, actor: AbstractUser | None) -> Collection:
-    audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=collection, change="renamed",
-                 name_before=collection.name, name=name)
-    collection.name = name
-    collection.save(update_fields=["name"])
-    return collection
-
-
-@transaction.atomic
-def collection_archive_set(*, collection: Collection, archived: bool, actor: AbstractUser | None) -> Collection:
-    """Archive (hide from pickers, search, chat and uploads; keep the data) or restore."""
-    collection.archived_at = timezone.now() if archived else None
-    collection.save(update_fields=["archived_at"])
-    audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=collection,
-                 change="archived" if archived else "restored")
-    return collection

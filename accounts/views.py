@@ -9,11 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.access import access_collection, collection_role, collections_managed, collections_readable
+from ingestion.access import access_collection, collection_role, collections_managed, collections_readable
 from accounts.forms import CollectionCreateForm, CollectionRenameForm, MemberAddForm, RoleForm
 from accounts.models import CollectionMembership, Role
-from accounts.services import collection_add, collection_archive_set, collection_rename, membership_remove, membership_set
-from ingestion.services import collection_get_default
+from accounts.services import membership_remove, membership_set
+from ingestion.services import collection_add, collection_archive_set, collection_rename
 
 
 def _staff_only(request: HttpRequest) -> None:
@@ -23,7 +23,6 @@ def _staff_only(request: HttpRequest) -> None:
 
 @login_required
 def collections_page(request: HttpRequest) -> HttpResponse:
-    collection_get_default()
     form = CollectionCreateForm(request.POST or None)
     if request.method == "POST":
         _staff_only(request)

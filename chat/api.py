@@ -9,7 +9,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Router, Status
 from ninja.errors import HttpError
 
-from accounts.access import access_collection, collections_readable
+from ingestion.access import access_collection, collections_readable
 from accounts.limits import ReleasingIterator, rate_limit_hit, stream_slot_acquire
 from chat import llm
 from chat.models import Conversation

@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from retrieval.tokenize import default_tokenizer
+from ingestion.tokenize import default_tokenizer
 from retrieval.types import ScoredChunk
 
 MARKER = re.compile(r"\[(\d{1,3})\]")

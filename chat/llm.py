@@ -25,7 +25,7 @@ import httpx
 from django.conf import settings
 
 from chat.citations import sentences
-from retrieval.tokenize import default_tokenizer
+from ingestion.tokenize import default_tokenizer
 from retrieval.types import ScoredChunk
 
 logger = logging.getLogger(__name__)

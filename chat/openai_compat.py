@@ -18,7 +18,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, Stream
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.access import access_collection, collections_readable
+from ingestion.access import access_collection, collections_readable
 from accounts.auth import token_for
 from accounts.limits import ReleasingIterator, rate_limit_hit, stream_slot_acquire
 from chat.services import answer_events, conversation_create

@@ -77,7 +77,7 @@ def sentence_match_order(query: str, hits: Sequence[ScoredChunk]) -> list[Scored
     best-matching sentence (sum over the query terms it holds of ln(1 + S / s_t), S sentences in
     all candidates, s_t of them holding term t)."""
     from chat.citations import sentences
-    from retrieval.tokenize import default_tokenizer
+    from ingestion.tokenize import default_tokenizer
 
     tokenizer = default_tokenizer()
     terms = set(tokenizer(query))

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from accounts.access import collection_readable
+from ingestion.access import collection_readable
 from accounts.audit import Action, audit_record
 from accounts.limits import LimitExceeded, Reservation, token_budget_reserve, token_budget_settle
 from chat import llm
@@ -90,7 +90,7 @@ def relevance_gate(query: str, passages: list[ScoredChunk]) -> tuple[bool, str]:
     Two signals, both cheap and available without a reranker: the best cosine similarity of a
     passage to the query, and the share of the query's keywords that the best passage contains.
     A passage must be clearly similar, or moderately similar and contain most keywords."""
-    from retrieval.tokenize import default_tokenizer
+    from ingestion.tokenize import default_tokenizer
 
     if not passages:
         return False, "nothing was retrieved"

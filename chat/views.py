@@ -4,14 +4,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.access import collections_readable
+from ingestion.access import collections_readable
 from chat.llm import configured_backend_name
 
 
 @login_required
 def chat_page(request: HttpRequest) -> HttpResponse:
-    from ingestion.services import collection_get_default
-
-    collection_get_default()
     return render(request, "chat/chat.html", {"collections": collections_readable(request.user),
                                               "backend": configured_backend_name()})

@@ -9,6 +9,11 @@ from ninja import NinjaAPI
 from accounts.auth import api_auth
 from accounts.limits import LimitExceeded
 from accounts.middleware import limit_response
+from chat.api import router as chat_router
+from config.health import router as health_router
+from feedback.api import router as feedback_router
+from ingestion.api import router as ingestion_router
+from retrieval.api import router as retrieval_router
 
 api = NinjaAPI(
     title="Footnote API",
@@ -30,12 +35,6 @@ def _limit_exceeded(request: HttpRequest, exc: LimitExceeded) -> HttpResponse:
 
 
 def _mount_routers() -> None:
-    from chat.api import router as chat_router
-    from config.health import router as health_router
-    from feedback.api import router as feedback_router
-    from ingestion.api import router as ingestion_router
-    from retrieval.api import router as retrieval_router
-
     api.add_router("", health_router)
     api.add_router("", ingestion_router)
     api.add_router("", retrieval_router)
@@ -48,5 +47,5 @@ _mount_routers()
 
 @api.exception_handler(PermissionDenied)
 def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-    # accounts.access: the user may read the thing but not change it (what they may not read is a 404).
+    # ingestion.access: the user may read the thing but not change it (what they may not read is a 404).
     return api.create_response(request, {"detail": str(exc) or "Forbidden."}, status=403)

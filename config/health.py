@@ -10,6 +10,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Status
 
+from config.celery import app
+from ingestion.embedding import embedder_status
+from ingestion.models import WorkerHeartbeat
+from ingestion.selectors import vectors_notices
+
 router = Router(tags=["health"])
 
 WORKER_STALE_AFTER = timedelta(seconds=60)
@@ -31,16 +36,12 @@ def _check_vector() -> dict[str, Any]:
 
 
 def _check_broker() -> dict[str, Any]:
-    from config.celery import app
-
     with app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
     return {"ok": True, "transport": conn.transport_cls if isinstance(conn.transport_cls, str) else "custom"}
 
 
 def _check_worker() -> dict[str, Any]:
-    from ingestion.models import WorkerHeartbeat
-
     newest = WorkerHeartbeat.objects.order_by("-seen_at").first()
     if newest is None:
         return {"ok": False, "error": "no worker has reported yet: start one with `make run` or `celery -A config worker`"}
@@ -51,14 +52,10 @@ def _check_worker() -> dict[str, Any]:
 
 
 def _check_embedding_model() -> dict[str, Any]:
-    from ingestion.embedding import embedder_status
-
     return embedder_status()
 
 
 def _check_collection_vectors() -> dict[str, Any]:
-    from ingestion.selectors import vectors_notices
-
     notices = vectors_notices()
     if notices:
         return {"ok": False, "optional": True, "error": " ".join(notices)}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -13,14 +15,15 @@ from django.utils import timezone
 from chat.models import Answer
 from feedback.models import AnswerEvent, Review, ReviewLabel, Vote
 from feedback.signals import review_evidence_record
+from ingestion.access import collections_readable
 from ingestion.models import Document
+
+logger = logging.getLogger(__name__)
 
 
 def answer_visible_to(*, user: Any, answer_id: int) -> Answer | None:
     """Users vote on and signal about the answers they can see: those of their own conversations,
-    in collections they may still read (accounts.access)."""
-    from accounts.access import collections_readable
-
+    in collections they may still read (ingestion.access)."""
     return Answer.objects.filter(
         pk=answer_id, conversation__owner=user, conversation__collection__in=collections_readable(user)
     ).first()
@@ -141,3 +144,11 @@ def feedback_purge(*, older_than_days: int) -> dict[str, int]:
     old = Answer.objects.filter(created_at__lt=cutoff).exclude(trace={"purged": True})
     counts["traces"] = old.update(trace={"purged": True})
     return counts
+
+
+def feedback_retention_apply() -> dict[str, int]:
+    """feedback_purge with FEEDBACK_RETENTION_DAYS (the workers run it hourly, see feedback.apps)."""
+    purged = feedback_purge(older_than_days=settings.FEEDBACK_RETENTION_DAYS)
+    if any(purged.values()):
+        logger.info("retention purge (older than %d days): %s", settings.FEEDBACK_RETENTION_DAYS, purged)
+    return purged

@@ -31,7 +31,7 @@ from feedback.services import ReviewSource, review_submit
 from ingestion.models import Collection, Document
 from retrieval.evaluation import BeirDataset, best_chunk_per_document, ndcg_at
 from retrieval.search import search
-from retrieval.tokenize import default_tokenizer
+from ingestion.tokenize import default_tokenizer
 from retrieval.types import Tuning
 
 SEED = 2026

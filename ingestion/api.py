@@ -7,7 +7,7 @@ from ninja import File, Form, Router, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
-from accounts.access import access_chunk, access_collection, access_document, collections_readable
+from ingestion.access import access_chunk, access_collection, access_document, collections_readable
 from accounts.limits import rate_limit_hit, upload_volume_reserve
 from accounts.models import Role
 from ingestion.models import Document

@@ -12,6 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
+from ingestion.parsing import detect_content_type
+
 
 class Rejected(Exception):
     def __init__(self, reason: str, http_status: int = 400) -> None:
@@ -207,8 +209,6 @@ def outlook_message_is_encrypted(message: Any) -> bool:
 
 
 def check_upload(path: Path, filename: str) -> str:
-    from ingestion.parsing import detect_content_type
-
     size = path.stat().st_size
     if size == 0:
         raise Rejected("The file is empty (0 bytes). Upload a file with content.", 400)

@@ -9,13 +9,12 @@ EMBEDDING_BACKEND picks how the model runs:
 - `onnx`: the same model exported to ONNX (fp32, fused attention) and run by onnxruntime;
 - `onnx-int8`: that export with int8 dynamic quantisation (see docs/benchmarks.md for speed and
   retrieval quality of each).
-The ONNX exports are made locally on first use and cached (ingestion/onnx_export.py). The backend
+The ONNX exports are made locally on first use and cached (runtime/onnx_export.py). The backend
 is part of the embedder's label, which collections record: vectors of two backends never mix.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 from functools import cached_property
@@ -24,6 +23,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from django.conf import settings
+
+from runtime.batching import graph_inputs, length_ordered_batches, padded_feeds
+from runtime.onnx_export import ensure_export, export_load
+from runtime.threads import configured_threads
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -68,36 +71,6 @@ def configured_label() -> str:
     return backend_label(configured_model()[0], settings.EMBEDDING_BACKEND)
 
 
-def available_cores() -> int:
-    """CPUs this process may use: its affinity mask, capped by a cgroup v2 CPU quota."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    try:
-        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, math.ceil(int(quota) / int(period)))
-    except (OSError, ValueError):
-        pass
-    return max(1, cores)
-
-
-def configured_threads(*, share: int = 1) -> int:
-    """EMBEDDING_THREADS, or (0, the default) the available cores split between `share` processes."""
-    if settings.EMBEDDING_THREADS:
-        return int(settings.EMBEDDING_THREADS)
-    return max(1, available_cores() // max(1, share))
-
-
-def torch_threads_apply() -> None:
-    """Set torch's process-wide intra-op threads to configured_threads() (for the reranker; one
-    thread each is what a shared, busy machine wants: EMBEDDING_THREADS=1)."""
-    import torch
-
-    torch.set_num_threads(configured_threads())
-
-
 class _Encoder(Protocol):
     dimensions: int
     max_tokens: int
@@ -140,8 +113,6 @@ class OnnxEncoder:
     batch pads little, run the transformer, pool as the model's Pooling module does, normalise."""
 
     def __init__(self, folder: Path, *, threads: int) -> None:
-        from ingestion.onnx_export import export_load
-
         self.folder = folder
         self.meta, self.tokenizer, self.session = export_load(folder, threads=threads)
         self.dimensions = int(self.meta["dimensions"])
@@ -161,28 +132,15 @@ class OnnxEncoder:
         )
         ids: list[list[int]] = encoded["input_ids"]
         types: list[list[int]] | None = encoded.get("token_type_ids")
-        order = np.argsort([-len(row) for row in ids], kind="stable") if self.sort_by_length else np.arange(len(ids))
         out = np.empty((len(texts), self.dimensions), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
+        for rows in length_ordered_batches(ids, batch_size, by_length=self.sort_by_length):
             out[rows] = self._run([ids[i] for i in rows], [types[i] for i in rows] if types is not None else None)
         return out
 
     def _run(self, ids: list[list[int]], types: list[list[int]] | None) -> np.ndarray:
-        width = max(len(row) for row in ids)
-        input_ids = np.full((len(ids), width), self._pad_id, dtype=np.int64)
-        mask = np.zeros((len(ids), width), dtype=np.int64)
-        for i, row in enumerate(ids):
-            input_ids[i, : len(row)] = row
-            mask[i, : len(row)] = 1
-        feeds = {"input_ids": input_ids, "attention_mask": mask}
-        if "token_type_ids" in self.meta["input_names"]:
-            token_types = np.zeros_like(input_ids)
-            for i, row in enumerate(types or []):
-                token_types[i, : len(row)] = row
-            feeds["token_type_ids"] = token_types
-        hidden = self.session.run(None, feeds)[0]
-        vectors = _pool(hidden, mask, self.meta["pooling"])
+        feeds = padded_feeds(ids, types, pad_id=self._pad_id)
+        hidden = self.session.run(None, graph_inputs(feeds, self.meta["input_names"]))[0]
+        vectors = _pool(hidden, feeds["attention_mask"], self.meta["pooling"])
         # Always unit vectors, with or without a Normalize module: the Embedder's contract (cosine = dot).
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
@@ -201,7 +159,7 @@ class Embedder:
 
     `label` names the model and backend; chunks embedded under one label must never be compared
     with vectors of another. Raises EmbeddingBackendError for an unknown backend (at once), and
-    ingestion.onnx_export.EmbeddingExportError on first use when an ONNX backend cannot serve the
+    runtime.onnx_export.EmbeddingExportError on first use when an ONNX backend cannot serve the
     model."""
 
     def __init__(
@@ -228,8 +186,6 @@ class Embedder:
     def _load(self) -> _Encoder:
         if self.backend == "torch":
             return TorchEncoder(self.name_or_path, threads=self.threads)
-        from ingestion.onnx_export import ensure_export
-
         folder = ensure_export(
             source=self.name_or_path, label=self.model_label, backend=self.backend, cache_dir=self.cache_dir
         )

@@ -15,7 +15,9 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, CollectionTerm, Document
+from ingestion.embedding import get_embedder
 from ingestion.parsing import ParseError
+from ingestion.tokenize import default_tokenizer, term_frequencies
 
 
 def reindex_running_message(collection: Collection) -> str:
@@ -68,9 +70,6 @@ def _document_frequencies_remove(document: Document) -> None:
 
 @transaction.atomic
 def chunks_replace(document_id: int, chunks, parsed_text: str, parsed) -> None:  # type: ignore[no-untyped-def]
-    from ingestion.embedding import get_embedder
-    from retrieval.tokenize import default_tokenizer, term_frequencies
-
     document = Document.objects.select_for_update().filter(pk=document_id).first()
     if document is None:
         return  # deleted while it was being processed

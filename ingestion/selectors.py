@@ -6,13 +6,14 @@ from typing import Any
 
 from django.db.models import QuerySet
 
+from ingestion.embedding import configured_label
 from ingestion.models import Collection, Document
 
 
 def document_list(
     *, readable: QuerySet[Collection], status: str | None = None, collection: str | None = None
 ) -> QuerySet[Document]:
-    """Documents of the `readable` collections (from accounts.access.collections_readable)."""
+    """Documents of the `readable` collections (from ingestion.access.collections_readable)."""
     documents = Document.objects.select_related("collection", "uploaded_by").filter(collection__in=readable)
     if status:
         documents = documents.filter(status=status)
@@ -22,7 +23,7 @@ def document_list(
 
 
 def document_get(*, document_id: int) -> Document | None:
-    """A document by id, unchecked: callers that serve a user go through accounts.access."""
+    """A document by id, unchecked: callers that serve a user go through ingestion.access."""
     return Document.objects.select_related("collection", "uploaded_by").defer("parsed_text").filter(pk=document_id).first()
 
 
@@ -51,8 +52,6 @@ def document_as_dict(document: Document) -> dict[str, Any]:
 def vectors_notice(collection: Collection) -> str:
     """Why vector search in `collection` may compare the query with vectors of another model or
     backend than the one that embeds queries now ("" when its vectors match)."""
-    from ingestion.embedding import configured_label
-
     configured = configured_label()
     if collection.reindex_to:
         return (

@@ -11,20 +11,26 @@ import re
 import unicodedata
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 
+from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AbstractUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import Action, audit_record
 from ingestion import checks
+from ingestion.hooks import document_forget
 from ingestion.index_writer import chunks_remove, chunks_replace, reindex_running_message
 from ingestion.models import Collection, CollectionStats, Document
-from ingestion.parsing import ParseError, storage_path
+from ingestion.chunking import Chunker
+from ingestion.embedding import get_embedder
+from ingestion.parsing import ParsedDocument, ParseError, parse_file, storage_path
+from ingestion.vector_index import vector_index_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -50,19 +56,51 @@ def clean_filename(raw: str | None) -> str:
     return name[:255]
 
 
-def collection_get_default() -> Collection:
+def collection_default_ensure() -> Collection:
+    """The `default` collection, made if it is missing: the one place it is created, called after
+    every migrate (ingestion.apps), so a fresh install has somewhere to upload."""
     collection = Collection.objects.filter(slug=DEFAULT_COLLECTION_SLUG).first()
     return collection if collection is not None else collection_create(slug=DEFAULT_COLLECTION_SLUG, name="Default")
+
+
+def collection_default_ensure_on_migrate(sender: object, using: str = "default", **kwargs: object) -> None:
+    if using == "default":
+        collection_default_ensure()
 
 
 @transaction.atomic
 def collection_create(*, slug: str, name: str, kind: str = Collection.Kind.USER) -> Collection:
     """Create a collection with its own vector index (see ingestion.vector_index)."""
-    from ingestion.vector_index import vector_index_ensure
-
     collection = Collection.objects.create(slug=slug, name=name, kind=kind)
     CollectionStats.objects.create(collection=collection)
     vector_index_ensure(collection.id)
+    return collection
+
+
+@transaction.atomic
+def collection_add(*, slug: str, name: str, actor: AbstractUser | None) -> Collection:
+    """A new user collection (with its own vector index), created by staff."""
+    collection = collection_create(slug=slug, name=name)
+    audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=collection, change="created")
+    return collection
+
+
+@transaction.atomic
+def collection_rename(*, collection: Collection, name: str, actor: AbstractUser | None) -> Collection:
+    audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=collection, change="renamed",
+                 name_before=collection.name, name=name)
+    collection.name = name
+    collection.save(update_fields=["name"])
+    return collection
+
+
+@transaction.atomic
+def collection_archive_set(*, collection: Collection, archived: bool, actor: AbstractUser | None) -> Collection:
+    """Archive (hide from pickers, search, chat and uploads; keep the data) or restore."""
+    collection.archived_at = timezone.now() if archived else None
+    collection.save(update_fields=["archived_at"])
+    audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=collection,
+                 change="archived" if archived else "restored")
     return collection
 
 
@@ -129,10 +167,13 @@ def _rejected(filename: str, reason: str, http_status: int) -> IngestOutcome:
     return IngestOutcome(filename=filename, status="rejected", error=reason, http_status=http_status)
 
 
-def _enqueue_after_commit(document_id: int) -> None:
-    from ingestion.tasks import document_process_task
+DOCUMENT_PROCESS_TASK = "ingestion.document_process"
 
-    transaction.on_commit(lambda: document_process_task.delay(document_id))
+
+def _enqueue_after_commit(document_id: int) -> None:
+    # Looked up by name in the Celery app's registry: the task module (an entry point) calls this
+    # module, so importing it here would make a cycle.
+    transaction.on_commit(lambda: current_app.tasks[DOCUMENT_PROCESS_TASK].delay(document_id))
 
 
 @transaction.atomic
@@ -150,16 +191,13 @@ def document_retry(*, document: Document) -> Document:
 def document_delete(*, document: Document, actor: AbstractBaseUser | None = None) -> None:
     """Delete the document, its chunks, vectors and postings, its stored file, and its text in
     answer traces and review labels."""
-    from chat.services import answers_forget_document
-    from feedback.services import review_labels_forget_document
-
     document = Document.objects.select_for_update().get(pk=document.pk)
     audit_record(action=Action.DELETE, actor=actor, target=("ingestion.document", document.id, document.original_filename),
                  collection=document.collection.slug, size_bytes=document.size_bytes, sha256=document.sha256)
     chunks_remove(document)
-    # Its text also lives in answer traces and review labels (privacy: it goes with the document).
-    answers_forget_document(document_id=document.id)
-    review_labels_forget_document(document_id=document.id)
+    # Its text also lives in answer traces and review labels (privacy: it goes with the document);
+    # chat and feedback register what to erase (ingestion.hooks), in this transaction.
+    document_forget(document_id=document.id)
     stored = storage_path(document.stored_name)
     document.delete()
     transaction.on_commit(lambda: stored.unlink(missing_ok=True))
@@ -220,8 +258,6 @@ def _claim(document_id: int) -> Document | None:
 
 def chunker_for(embedder):  # type: ignore[no-untyped-def]
     """The chunker sized to `embedder`'s window (its token counts exclude [CLS]/[SEP])."""
-    from ingestion.chunking import Chunker
-
     return Chunker(
         count_tokens=lambda text: embedder.count_tokens(text) - 2,
         max_tokens=embedder.max_tokens,
@@ -230,9 +266,6 @@ def chunker_for(embedder):  # type: ignore[no-untyped-def]
 
 
 def _build_chunks(document: Document):  # type: ignore[no-untyped-def]
-    from ingestion.embedding import get_embedder
-    from ingestion.parsing import parse_file
-
     path = storage_path(document.stored_name)
     if not path.exists():
         raise ParseError("The stored file is missing on the server; upload it again.")
@@ -259,21 +292,14 @@ def documents_requeue_stale(*, include_queued: bool = True) -> int:
     """Queue again what a dead worker left behind: queued documents whose message may be lost,
     and documents stuck in processing past the hard time limit. Processing is idempotent, so a
     document queued twice is indexed once."""
-    from datetime import timedelta
-
-    from ingestion.tasks import document_process_task
-
     cutoff = timezone.now() - timedelta(seconds=settings.WORKER_HARD_TIME_LIMIT + 30)
     stale = Document.objects.filter(status=Document.Status.PROCESSING, processing_started_at__lt=cutoff)
     if include_queued:
         stale = stale | Document.objects.filter(status=Document.Status.QUEUED)
     ids = list(stale.values_list("id", flat=True))
     for document_id in ids:
-        document_process_task.delay(document_id)
+        current_app.tasks[DOCUMENT_PROCESS_TASK].delay(document_id)
     return len(ids)
-
-
-
 
 
 def documents_index_elements(
@@ -284,9 +310,6 @@ def documents_index_elements(
     For corpora that arrive as text (evaluation datasets): the same chunker, embedder and
     transactional chunk write as uploaded files, with embedding batched across documents.
     Returns the new documents' ids."""
-    from ingestion.embedding import get_embedder
-    from ingestion.parsing import ParsedDocument
-
     embedder = get_embedder()
     chunker = chunker_for(embedder)
     prepared = []
@@ -326,8 +349,6 @@ def document_store_prepared(*, collection: Collection, name: str, parsed_text: s
 
     For synthetic benchmark corpora: the chunks, their BM25 postings and the collection's
     statistics go through the same transactional write as uploaded files. Returns the id."""
-    from ingestion.parsing import ParsedDocument
-
     document = _text_document_create(collection=collection, name=name, parsed_text=parsed_text)
     chunks_replace(document.id, chunks, parsed_text, ParsedDocument(elements=[], page_count=None))
     return document.id

@@ -7,11 +7,11 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from ingestion import worker  # noqa: F401  (connects the worker's signal handlers)
-from ingestion.services import document_process
+from ingestion.services import DOCUMENT_PROCESS_TASK, document_process
 
 
 @shared_task(
-    name="ingestion.document_process",
+    name=DOCUMENT_PROCESS_TASK,
     acks_late=True,
     reject_on_worker_lost=True,
     soft_time_limit=settings.WORKER_SOFT_TIME_LIMIT,

@@ -1,6 +1,6 @@
 """The BM25 tokeniser: lower-case words, English stop-words dropped, Snowball-stemmed.
 
-Shared by ingestion (which writes the postings) and retrieval (which tokenises queries), so both
+Owned by ingestion (which writes the postings) and used by retrieval (which tokenises queries), so both
 sides always agree. Configurable through BM25_STEMMER ("english", ..., or "none") and
 BM25_STOPWORDS ("english" or "none").
 """
@@ -11,6 +11,7 @@ import re
 from collections import Counter
 from functools import lru_cache
 
+import Stemmer
 from django.conf import settings
 
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -28,9 +29,7 @@ ENGLISH_STOPWORDS = frozenset(
 
 
 @lru_cache(maxsize=4)
-def _stemmer(language: str):  # type: ignore[no-untyped-def]
-    import Stemmer
-
+def _stemmer(language: str) -> Stemmer.Stemmer:
     return Stemmer.Stemmer(language)
 
 
@@ -48,8 +47,8 @@ class Tokenizer:
 
 def default_tokenizer() -> Tokenizer:
     return Tokenizer(
-        stemmer=getattr(settings, "BM25_STEMMER", "english"),
-        stopwords=getattr(settings, "BM25_STOPWORDS", "english"),
+        stemmer=settings.BM25_STEMMER,
+        stopwords=settings.BM25_STOPWORDS,
     )
 
 

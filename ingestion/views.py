@@ -5,11 +5,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from accounts.access import access_document, collections_with_role
+from ingestion.access import access_document, collections_with_role
 from accounts.models import Role
 from ingestion.models import Chunk
 from ingestion.parsing import storage_path
-from ingestion.services import collection_get_default
 
 
 @login_required
@@ -19,7 +18,6 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def documents_page(request: HttpRequest) -> HttpResponse:
-    collection_get_default()
     return render(
         request,
         "ingestion/documents.html",

@@ -6,7 +6,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router
 
-from accounts.access import access_collection
+from ingestion.access import access_collection
 from accounts.limits import rate_limit_hit
 from ingestion.selectors import vectors_notice
 from retrieval.schemas import SearchIn, SearchOut

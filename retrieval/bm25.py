@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import connection
 
-from retrieval.tokenize import Tokenizer, default_tokenizer
+from ingestion.tokenize import Tokenizer, default_tokenizer
 
 
 # Scores are float8 sums; the pruning check keeps this relative margin so that rounding can

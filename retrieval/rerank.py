@@ -10,7 +10,7 @@ RERANK_BACKEND picks how the model runs:
   onnxruntime, with the activation predict applies (sigmoid for one-label models);
 - `onnx-int8`: that export with int8 dynamic quantisation (the default; see docs/benchmarks.md).
 The exports are made locally on first use and cached under EMBEDDING_CACHE_DIR, as the embedding
-model's are (ingestion/onnx_export.py). A model that cannot be loaded or exported is a failure
+model's are (runtime/onnx_export.py). A model that cannot be loaded or exported is a failure
 like any other: remembered, and search runs without reranking.
 """
 
@@ -24,6 +24,10 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+
+from runtime.batching import graph_inputs, length_ordered_batches, padded_feeds
+from runtime.onnx_export import ensure_export, export_load
+from runtime.threads import configured_threads, torch_threads_apply
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +45,6 @@ class OnnxCrossEncoder:
     pads little, run the model, apply the activation CrossEncoder.predict applies."""
 
     def __init__(self, folder: Path, *, threads: int) -> None:
-        from ingestion.onnx_export import export_load
-
         self.folder = folder
         self.meta, self.tokenizer, self.session = export_load(folder, threads=threads)
         self.max_tokens = int(self.meta["max_seq_length"])
@@ -54,28 +56,16 @@ class OnnxCrossEncoder:
         )
         ids: list[list[int]] = encoded["input_ids"]
         types: list[list[int]] | None = encoded.get("token_type_ids")
-        order = np.argsort([-len(row) for row in ids], kind="stable")
         logits = np.empty(len(pairs), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
+        for rows in length_ordered_batches(ids, batch_size):
             logits[rows] = self._run([ids[i] for i in rows], [types[i] for i in rows] if types is not None else None)
         if self.meta["activation"] == "Sigmoid":
             return 1.0 / (1.0 + np.exp(-logits))
         return logits
 
     def _run(self, ids: list[list[int]], types: list[list[int]] | None) -> np.ndarray:
-        width = max(len(row) for row in ids)
-        input_ids = np.full((len(ids), width), self._pad_id, dtype=np.int64)
-        mask = np.zeros((len(ids), width), dtype=np.int64)
-        token_types = np.zeros((len(ids), width), dtype=np.int64)
-        for i, row in enumerate(ids):
-            input_ids[i, : len(row)] = row
-            mask[i, : len(row)] = 1
-            if types is not None:
-                token_types[i, : len(row)] = types[i]
-        feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": token_types}
-        names = self.meta["input_names"]
-        return self.session.run(None, {name: feeds[name] for name in names})[0].reshape(len(ids))
+        feeds = graph_inputs(padded_feeds(ids, types, pad_id=self._pad_id), self.meta["input_names"])
+        return self.session.run(None, feeds)[0].reshape(len(ids))
 
 
 class CrossEncoderReranker:
@@ -118,17 +108,11 @@ class CrossEncoderReranker:
                 raise RerankUnavailable(self._failure) from None
 
     def _load(self) -> Any:
-        from ingestion.embedding import configured_threads
-
         if self.backend == "torch":
-            from sentence_transformers import CrossEncoder
-
-            from ingestion.embedding import torch_threads_apply
+            from sentence_transformers import CrossEncoder  # heavy: only the torch backend needs it
 
             torch_threads_apply()
             return CrossEncoder(self.model_name, device="cpu")
-        from ingestion.onnx_export import ensure_export
-
         cache_dir = self.cache_dir if self.cache_dir is not None else Path(settings.EMBEDDING_CACHE_DIR)
         folder = ensure_export(
             source=self.model_name, label=self.model_name, backend=self.backend, cache_dir=cache_dir,

@@ -66,7 +66,7 @@ def search(
 ) -> SearchResult:
     """The `top_k` best chunks for `query` in the given collections, with every stage's score.
 
-    `collection_ids` must come from accounts.access (what the caller may read): both retrievers
+    `collection_ids` must come from ingestion.access (what the caller may read): both retrievers
     filter by it inside their SQL. Feedback shapes the ranking: `tuning` (default: what was learned
     from reviews, feedback.selectors.learned_tuning) weights the fusion and adapts the query
     embedding; with `signals`, staff and vote signals adjust fused scores and hidden chunks drop out."""

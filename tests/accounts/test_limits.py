@@ -30,7 +30,7 @@ QUESTION = "How much is a hotel night in Zurich reimbursed?"
 
 def _policies(*readers):  # type: ignore[no-untyped-def]
     collection = collection_with_texts("policies", TEXTS)
-    for user in readers:  # collections are read by their members (accounts.access)
+    for user in readers:  # collections are read by their members (ingestion.access)
         membership_set(collection=collection, role=Role.VIEWER, user=user, actor=None)
     return collection
 

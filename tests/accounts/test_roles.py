@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 
 from accounts.models import AuditEvent, Role
 from ingestion.models import Document
-from ingestion.services import collection_create, collection_get_default
+from ingestion.services import collection_create, collection_default_ensure
 from tests.accounts.helpers import make_member, search, session_client, stored_document, upload
 from tests.conftest import bearer_client
 
@@ -94,7 +94,7 @@ def test_a_non_member_gets_the_same_404_as_for_a_collection_that_does_not_exist(
 @pytest.mark.parametrize("is_open", [True, False])
 def test_the_default_collection_is_open_to_every_user_only_when_the_setting_says_so(settings, owner, staff, is_open):
     settings.DEFAULT_COLLECTION_OPEN = is_open
-    collection_get_default()
+    collection_default_ensure()
     client = bearer_client(owner)
     assert search(client, "default").status_code == (200 if is_open else 404)
     assert upload(client, "default").status_code == (202 if is_open else 404)

@@ -9,11 +9,11 @@ from django.conf import settings
 
 from chat.models import Answer, Conversation
 from ingestion.models import Chunk, Collection, Document
-from ingestion.services import collection_get_default
+from ingestion.services import collection_default_ensure
 
 
 def make_document(text: str, *, name: str = "otters.txt", collection: Collection | None = None) -> Document:
-    collection = collection if collection is not None else collection_get_default()
+    collection = collection if collection is not None else collection_default_ensure()
     return Document.objects.create(collection=collection, original_filename=name, stored_name=uuid.uuid4().hex,
                                    content_type="text/plain", size_bytes=len(text), sha256="0" * 64,
                                    status=Document.Status.INDEXED, parsed_text=text)
@@ -32,7 +32,7 @@ def make_chunks(document: Document, pieces: list[str]) -> list[Chunk]:
 
 
 def make_answer(owner, *, question: str, answer: str, chunks: list[Chunk], backend: str = "extractive") -> Answer:  # type: ignore[no-untyped-def]
-    conversation = Conversation.objects.create(owner=owner, collection=collection_get_default())
+    conversation = Conversation.objects.create(owner=owner, collection=collection_default_ensure())
     passages = [{"n": n, "chunk_id": c.id, "document_id": c.document_id, "filename": c.document.original_filename,
                  "page": None, "text": c.text} for n, c in enumerate(chunks, start=1)]
     retrieved = [{"chunk_id": c.id, "document_id": c.document_id,

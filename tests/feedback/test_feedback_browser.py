@@ -7,7 +7,7 @@ import pytest
 
 from feedback.models import Review, Vote
 from ingestion.parsing import Element
-from ingestion.services import collection_get_default, documents_index_elements
+from ingestion.services import collection_default_ensure, documents_index_elements
 from tests.browser import browser_page, sign_in
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.usefixtures("sync_orm_beside_playwright")]
@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.usefixtures("sy
 
 def test_vote_down_with_a_reason_then_find_it_as_staff(live_server, owner, staff, settings, tmp_path):
     settings.LLM_BASE_URL = ""
-    documents_index_elements(collection=collection_get_default(), items=[("leave-policy.txt", [
+    documents_index_elements(collection=collection_default_ensure(), items=[("leave-policy.txt", [
         Element(kind="NarrativeText", text="Employees receive twenty-eight days of paid leave per year."),
         Element(kind="NarrativeText", text="Unused leave expires at the end of March."),
     ])])

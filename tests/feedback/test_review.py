@@ -7,7 +7,7 @@ from chat.models import Answer, Conversation
 from feedback.models import Review
 from feedback.services import ReviewSource, review_submit
 from ingestion.models import Document
-from ingestion.services import collection_create, collection_get_default
+from ingestion.services import collection_create, collection_default_ensure
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def make_document(collection, text=TEXT, name="otters.txt") -> Document:
 
 @pytest.fixture
 def answer(owner):
-    conversation = Conversation.objects.create(owner=owner, collection=collection_get_default())
+    conversation = Conversation.objects.create(owner=owner, collection=collection_default_ensure())
     return Answer.objects.create(conversation=conversation, question="Why do otters hold hands?",
                                  standalone_query="Why do otters hold hands?", answer="They like it.",
                                  backend="extractive", trace={"passages": []})

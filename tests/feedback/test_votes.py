@@ -5,7 +5,7 @@ from django.test import Client
 
 from chat.models import Answer, Conversation
 from feedback.models import AnswerEvent, Vote
-from ingestion.services import collection_get_default
+from ingestion.services import collection_default_ensure
 from tests.conftest import bearer_client
 
 pytestmark = pytest.mark.django_db
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def answer(owner):
-    conversation = Conversation.objects.create(owner=owner, collection=collection_get_default())
+    conversation = Conversation.objects.create(owner=owner, collection=collection_default_ensure())
     return Answer.objects.create(conversation=conversation, question="q", standalone_query="q", answer="a [1]",
                                  backend="extractive", trace={"passages": []})
 

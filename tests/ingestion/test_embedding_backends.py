@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import ingestion.embedding as embedding
-import ingestion.onnx_export as onnx_export
+import runtime.onnx_export as onnx_export
 from config.env import ImproperlyConfiguredEnv, env_choice
 from ingestion.embedding import Embedder, EmbeddingBackendError, configured_model
 from ingestion.models import Document

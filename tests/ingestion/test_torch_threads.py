@@ -1,6 +1,6 @@
 import torch
 
-from ingestion.embedding import available_cores, torch_threads_apply
+from runtime.threads import available_cores, torch_threads_apply
 
 
 def test_embedding_threads_setting_limits_torch_intra_op_threads(settings):

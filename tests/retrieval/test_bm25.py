@@ -5,7 +5,7 @@ from rank_bm25 import BM25Okapi
 
 from ingestion.models import Chunk
 from retrieval.bm25 import BM25Retriever
-from retrieval.tokenize import default_tokenizer
+from ingestion.tokenize import default_tokenizer
 from tests.retrieval.helpers import collection_with_texts
 
 pytestmark = pytest.mark.django_db

@@ -154,7 +154,7 @@ def test_onnx_rerankers_score_like_the_torch_cross_encoder(spread_cross_encoder,
 
 
 def test_an_onnx_reranker_exports_once_and_reuses_the_cache(tiny_cross_encoder, tmp_path, monkeypatch):
-    import ingestion.onnx_export as onnx_export
+    import runtime.onnx_export as onnx_export
 
     first = CrossEncoderReranker(model=tiny_cross_encoder, retry_seconds=60, backend="onnx-int8", cache_dir=tmp_path)
     scores = first.run("hotel in Zurich", PASSAGES)
@@ -168,7 +168,7 @@ def test_an_onnx_reranker_exports_once_and_reuses_the_cache(tiny_cross_encoder, 
 
 
 def test_an_onnx_reranker_that_cannot_export_is_remembered(tmp_path, monkeypatch):
-    import ingestion.onnx_export as onnx_export
+    import runtime.onnx_export as onnx_export
 
     broken = CrossEncoderReranker(model=str(tmp_path / "no-such-model"), retry_seconds=3600, backend="onnx",
                                   cache_dir=tmp_path / "cache")

@@ -65,7 +65,7 @@ def test_it_never_returns_another_collections_chunks():
 
 
 def test_a_member_of_a_small_collection_gets_its_full_top_k_through_the_search_api(owner):
-    """1% of the chunks, searched by a viewer through accounts.access and the API: a full top-k."""
+    """1% of the chunks, searched by a viewer through ingestion.access and the API: a full top-k."""
     from accounts.models import Role
     from accounts.services import membership_set
     from tests.conftest import bearer_client

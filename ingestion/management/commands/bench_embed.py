@@ -22,7 +22,8 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ingestion.embedding import BACKENDS, Embedder, configured_model, configured_threads
+from ingestion.embedding import BACKENDS, Embedder, configured_model
+from runtime.threads import configured_threads
 
 
 def corpus_chunks(path: Path, embedder: Embedder, limit: int | None) -> list[str]:
