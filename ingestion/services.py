@@ -19,7 +19,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AbstractUser
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connections, transaction
+from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from accounts.audit import Action, audit_record
@@ -64,7 +65,11 @@ def collection_default_ensure() -> Collection:
 
 
 def collection_default_ensure_on_migrate(sender: object, using: str = "default", **kwargs: object) -> None:
-    if using == "default":
+    """post_migrate receiver: ensure the default collection once ingestion's tables are current (a
+    `migrate ingestion 0004` leaves them older than the models, which must not be queried then)."""
+    executor = MigrationExecutor(connections[using])
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if using == "default" and not any(migration.app_label == "ingestion" for migration, _ in pending):
         collection_default_ensure()
 
 
