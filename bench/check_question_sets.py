@@ -1,18 +1,17 @@
 """Check the company question sets against the documents as the product parses them.
 
-    DJANGO_SETTINGS_MODULE=config.settings .venv/bin/python bench/check_question_sets.py \
-        [--docs ../shared/data/docs] [--qa bench/data/company-qa.jsonl] \
-        [--unanswerable bench/data/company-unanswerable.jsonl] [--max-bytes N] [--parse-all]
+    .venv/bin/python bench/check_question_sets.py [--docs ../shared/data/docs] \
+        [--qa bench/data/company-qa.jsonl] [--unanswerable bench/data/company-unanswerable.jsonl] \
+        [--max-bytes N]
 
-Each document is put through the product's own upload check and parser (`check_upload`,
-`parse_file`, `parsed_text_of`), and its parsed text is cached under var/question-set-texts/ (a
-document whose bytes change is parsed again). Answerable questions: the quote must be in the
-parsed text of its document (whitespace-normalised, case-sensitive), every answer inside the
-quote (whitespace-normalised, case-insensitive, as whole words/numbers), and a table question's row values inside the
-quote and its column headers in the document. Unanswerable questions: each `absent` regex must
-match no parsed document at all, each `topic` regex must match the near document (so the question
-is near its topic); the hits of both are printed for review. Exits 1 when anything fails.
-"""
+Every document is put through the product's own upload check and parser (`check_upload`,
+`parse_file`, `parsed_text_of`); parsed texts are cached under var/question-set-texts/ (a file
+whose bytes change is parsed again). Answerable: the quote is in its document's parsed text
+(whitespace-normalised, case-sensitive) and `also_in` lists exactly the other documents that hold
+it; every answer and row value is in the quote (case-insensitive, as whole words/numbers); row
+headers are in the document. Unanswerable: each `absent` regex matches no parsed document, each
+`topic` regex matches the near document; the hits of both are printed for review. Exits 1 on
+any failure."""
 
 from __future__ import annotations
 
@@ -22,6 +21,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,12 +91,15 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def check_answerable(item: dict, text: str | None) -> tuple[list[str], list[str]]:
-    """(quote problems, answer/row problems) of one answerable question."""
+def check_answerable(item: dict, text: str | None, texts: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(quote problems, answer/row problems) of one answerable question; `texts` are normalised."""
     if text is None:
         return ["document unreadable by the product"], []
-    quote = normalised(item["quote"])
-    missing = [] if quote in normalised(text) else ["quote not in parsed text"]
+    quote, body = normalised(item["quote"]), normalised(text)
+    missing = [] if quote in body else ["quote not in parsed text"]
+    elsewhere = {name for name, other in texts.items() if name != item["document"] and quote in other}
+    if elsewhere != set(item.get("also_in", [])) & texts.keys():
+        missing.append(f"also_in should be {sorted(elsewhere)}")
     problems: list[str] = []
     for answer in item["answers"]:
         if not contains_token(quote, answer):
@@ -104,7 +107,7 @@ def check_answerable(item: dict, text: str | None) -> tuple[list[str], list[str]
     for header, value in (item.get("row") or {}).items():
         if not contains_token(quote, value):
             problems.append(f"row value {value!r} not in quote")
-        if normalised(header) not in normalised(text):
+        if normalised(header) not in body:
             problems.append(f"column header {header!r} not in parsed text")
     if item["kind"] == "followup" and not item.get("history"):
         problems.append("follow-up without history")
@@ -113,7 +116,7 @@ def check_answerable(item: dict, text: str | None) -> tuple[list[str], list[str]
 
 def regex_hits(pattern: str, texts: dict[str, str]) -> list[str]:
     compiled = re.compile(pattern, re.IGNORECASE | re.DOTALL)
-    return [name for name, text in texts.items() if compiled.search(normalised(text))]
+    return [name for name, text in texts.items() if compiled.search(text)]
 
 
 def check_unanswerable(item: dict, texts: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -135,15 +138,8 @@ def check_unanswerable(item: dict, texts: dict[str, str]) -> tuple[list[str], li
     return found, off_topic
 
 
-def run_answerable(path: Path, docs: Path) -> Report:
-    report = Report()
-    for item in read_jsonl(path):
-        report.add(f"{item['id']} ({item['document']})", *check_answerable(item, parsed_text(docs / item["document"], docs)))
-    return report
-
-
 def all_texts(docs: Path, max_bytes: int) -> tuple[dict[str, str], list[str]]:
-    """Parsed texts of every document up to `max_bytes` (bigger ones are listed as skipped)."""
+    """Normalised parsed texts of every document up to `max_bytes` (bigger ones: skipped)."""
     texts: dict[str, str] = {}
     skipped: list[str] = []
     for path in sorted((p for p in docs.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size):
@@ -153,14 +149,14 @@ def all_texts(docs: Path, max_bytes: int) -> tuple[dict[str, str], list[str]]:
             continue
         text = parsed_text(path, docs)
         if text is not None:
-            texts[name] = text
+            texts[name] = normalised(text)
     return texts, skipped
 
 
-def run_unanswerable(path: Path, texts: dict[str, str]) -> Report:
+def run(path: Path, check: Callable[[dict], tuple[list[str], list[str]]], document_key: str) -> Report:
     report = Report()
     for item in read_jsonl(path):
-        report.add(f"{item['id']} ({item['near_document']})", *check_unanswerable(item, texts))
+        report.add(f"{item['id']} ({item[document_key]})", *check(item))
     return report
 
 
@@ -170,14 +166,15 @@ def main() -> int:
     parser.add_argument("--qa", type=Path, default=ROOT / "bench" / "data" / "company-qa.jsonl")
     parser.add_argument("--unanswerable", type=Path, default=ROOT / "bench" / "data" / "company-unanswerable.jsonl")
     parser.add_argument("--max-bytes", type=int, default=4_000_000,
-                        help="documents bigger than this are not searched for unanswerable checks")
+                        help="documents bigger than this are not searched (reported as skipped)")
     args = parser.parse_args()
     docs = args.docs.resolve()
-    answerable = run_answerable(args.qa, docs)
     texts, skipped = all_texts(docs, args.max_bytes)
     print(f"searching {len(texts)} parsed documents (the product refuses the others); "
           f"skipped as bigger than --max-bytes: {skipped or 'none'}")
-    unanswerable = run_unanswerable(args.unanswerable, texts)
+    answerable = run(args.qa, lambda item: check_answerable(
+        item, parsed_text(docs / item["document"], docs), texts), "document")
+    unanswerable = run(args.unanswerable, lambda item: check_unanswerable(item, texts), "near_document")
     print(f"\n{'set':<22}{'questions':>10}{'quote found':>13}{'answers in quote':>18}{'passed':>8}")
     print(f"{'company-qa':<22}{answerable.checked:>10}{answerable.first_check:>13}"
           f"{answerable.second_check:>18}{answerable.passed:>8}")
