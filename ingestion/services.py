@@ -12,24 +12,24 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-
+from typing import Any
 
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AbstractUser
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connections, transaction
-from django.db.migrations.executor import MigrationExecutor
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import Action, audit_record
 from ingestion import checks
+from ingestion.chunking import Chunker
+from ingestion.embedding import get_embedder
 from ingestion.hooks import document_forget
 from ingestion.index_writer import chunks_remove, chunks_replace, reindex_running_message
 from ingestion.models import Collection, CollectionStats, Document
-from ingestion.chunking import Chunker
-from ingestion.embedding import get_embedder
 from ingestion.parsing import ParsedDocument, ParseError, parse_file, storage_path
 from ingestion.vector_index import vector_index_ensure
 
@@ -64,13 +64,18 @@ def collection_default_ensure() -> Collection:
     return collection if collection is not None else collection_create(slug=DEFAULT_COLLECTION_SLUG, name="Default")
 
 
-def collection_default_ensure_on_migrate(sender: object, using: str = "default", **kwargs: object) -> None:
-    """post_migrate receiver: ensure the default collection once ingestion's tables are current (a
-    `migrate ingestion 0004` leaves them older than the models, which must not be queried then)."""
-    executor = MigrationExecutor(connections[using])
-    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
-    if using == "default" and not any(migration.app_label == "ingestion" for migration, _ in pending):
+def collection_default_ensure_on_migrate(sender: object, using: str = "default", **kwargs: Any) -> None:
+    """post_migrate receiver: ensure the default collection once ingestion's tables are current. A
+    `migrate ingestion 0004` leaves them older than the models, which must not be queried then; the
+    signal's `apps` is the migrated state (the project's own after a flush)."""
+    state = kwargs.get("apps") or django_apps
+    historical = state.get_model("ingestion", "Collection")
+    if using == "default" and _columns(historical) == _columns(Collection):
         collection_default_ensure()
+
+
+def _columns(model: Any) -> set[str]:
+    return {field.column for field in model._meta.concrete_fields}
 
 
 @transaction.atomic
