@@ -26,6 +26,11 @@ class Citation:
         return asdict(self)
 
 
+def without_markers(text: str) -> str:
+    """The text with its [n] citation markers (and the space before each) taken out."""
+    return re.sub(r"\s*\[\d{1,3}\]", "", text).strip()
+
+
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.findall(text) if len(s.strip()) > 1]
 

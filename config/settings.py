@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "retrieval",
     "chat",
     "feedback",
+    "bench",  # benchmarks and evaluations: the top layer, last
 ]
 
 MIDDLEWARE = [

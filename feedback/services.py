@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.models import Answer
-from feedback.models import AnswerEvent, Review, ReviewLabel, Vote
+from feedback.models import AnswerEvent, LearnedRanking, RankingSignal, Review, ReviewLabel, SignalEvidence, Vote
 from feedback.signals import review_evidence_record
 from ingestion.models import Document
 
@@ -141,3 +141,15 @@ def feedback_purge(*, older_than_days: int) -> dict[str, int]:
     old = Answer.objects.filter(created_at__lt=cutoff).exclude(trace={"purged": True})
     counts["traces"] = old.update(trace={"purged": True})
     return counts
+
+
+@transaction.atomic
+def ranking_state_reset() -> dict[str, int]:
+    """Delete every ranking signal, its vote evidence and every learned ranking: search is back to
+    its defaults (votes and reviews stay, and learning from them again restores it). Returns
+    counts of the rows deleted."""
+    return {
+        "evidence": SignalEvidence.objects.all().delete()[0],
+        "signals": RankingSignal.objects.all().delete()[0],
+        "learned": LearnedRanking.objects.all().delete()[0],
+    }

@@ -17,14 +17,16 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.audit import Action, audit_record
 from ingestion import checks
 from ingestion.index_writer import chunks_remove, chunks_replace, reindex_running_message
-from ingestion.models import Collection, CollectionStats, Document
+from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, Document
 from ingestion.parsing import ParseError, storage_path
+from ingestion.vector_index import vector_index_drop, vector_index_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +60,70 @@ def collection_get_default() -> Collection:
 @transaction.atomic
 def collection_create(*, slug: str, name: str, kind: str = Collection.Kind.USER) -> Collection:
     """Create a collection with its own vector index (see ingestion.vector_index)."""
-    from ingestion.vector_index import vector_index_ensure
-
     collection = Collection.objects.create(slug=slug, name=name, kind=kind)
     CollectionStats.objects.create(collection=collection)
     vector_index_ensure(collection.id)
     return collection
+
+
+def _check_evaluation(collection: Collection, what: str) -> None:
+    if collection.kind != Collection.Kind.EVALUATION:
+        raise ValueError(f"only evaluation collections can be {what}; '{collection.slug}' holds users' documents")
+
+
+@transaction.atomic
+def collection_delete(*, collection: Collection) -> None:
+    """Delete an evaluation collection with its documents, chunks, postings and vector index.
+
+    Users' collections are archived, never deleted: ValueError for them."""
+    _check_evaluation(collection, "deleted")
+    collection.chunks.all().delete()
+    collection.documents.all().delete()
+    vector_index_drop(collection.id)
+    collection.delete()
+
+
+def collection_build_signature_set(*, collection: Collection, signature: str) -> Collection:
+    """Record the settings a collection was built with (evaluation corpora: rebuilt when they change)."""
+    collection.build_signature = signature
+    collection.save(update_fields=["build_signature"])
+    return collection
+
+
+def collection_kind_set(*, collection: Collection, kind: str) -> Collection:
+    collection.kind = Collection.Kind(kind)
+    collection.save(update_fields=["kind"])
+    return collection
+
+
+def collection_generation_advance(*, collection: Collection) -> None:
+    """Move the collection's generation as every indexed or deleted document does, its chunks
+    unchanged: whatever is cached for the collection's generation is computed again."""
+    CollectionStats.objects.filter(collection=collection).update(generation=F("generation") + 1)
+
+
+def collection_bulk_load_start(*, collection: Collection) -> None:
+    """Drop an evaluation collection's HNSW index before loading many chunks into it: building it
+    once at the end (collection_bulk_load_finish) is much faster than updating it on every insert.
+    Until then its vector searches scan exactly."""
+    _check_evaluation(collection, "bulk-loaded")
+    vector_index_drop(collection.id)
+
+
+def collection_bulk_load_finish(*, collection: Collection, maintenance_work_mem: str = "1GB") -> None:
+    """Build the collection's HNSW index with `maintenance_work_mem`, then do what autovacuum does
+    to tables at rest: planner statistics, and the visibility map without which the postings'
+    covering index cannot be read by index-only scans. VACUUM cannot run in a transaction."""
+    if connection.in_atomic_block:
+        raise RuntimeError("collection_bulk_load_finish runs VACUUM: call it outside a transaction")
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = %s", [maintenance_work_mem])
+        try:
+            vector_index_ensure(collection.id)
+        finally:
+            cursor.execute("RESET maintenance_work_mem")
+        for model in (Chunk, ChunkTerm):
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
 
 
 def document_ingest(
