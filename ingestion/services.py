@@ -17,7 +17,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -153,36 +153,54 @@ def document_ingest(
         path.unlink(missing_ok=True)
         return _rejected(filename, str(exc), exc.http_status)
     sha256 = digest.hexdigest()
-    duplicate = (
-        Document.objects.filter(collection=collection, sha256=sha256)
-        .exclude(status=Document.Status.FAILED)
-        .order_by("id")
-        .first()
-    )
+    duplicate = _live_duplicate(collection=collection, sha256=sha256)
     if duplicate is not None:
         path.unlink(missing_ok=True)
-        return IngestOutcome(
-            filename=filename,
-            status="duplicate",
-            document=duplicate,
-            error=f"Identical to '{duplicate.original_filename}' already in this collection (not embedded again).",
-            duplicate_of=duplicate.id,
-        )
-    with transaction.atomic():
-        document = Document.objects.create(
-            collection=collection,
-            original_filename=filename,
-            stored_name=stored_name,
-            content_type=content_type,
-            size_bytes=path.stat().st_size,
-            sha256=sha256,
-            uploaded_by=uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None,
-        )
-        audit_record(action=Action.UPLOAD, actor=uploaded_by, target=("ingestion.document", document.id, filename),
-                     collection=collection.slug, size_bytes=document.size_bytes, sha256=sha256)
-        if enqueue:
-            _enqueue_after_commit(document.id)
+        return _duplicate(filename, duplicate)
+    try:
+        with transaction.atomic():
+            document = Document.objects.create(
+                collection=collection,
+                original_filename=filename,
+                stored_name=stored_name,
+                content_type=content_type,
+                size_bytes=path.stat().st_size,
+                sha256=sha256,
+                uploaded_by=uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None,
+            )
+            audit_record(action=Action.UPLOAD, actor=uploaded_by, target=("ingestion.document", document.id, filename),
+                         collection=collection.slug, size_bytes=document.size_bytes, sha256=sha256)
+            if enqueue:
+                _enqueue_after_commit(document.id)
+    except IntegrityError:
+        # Another upload of the same content committed between the check above and this insert:
+        # the unique constraint over live documents (collection, sha256) refused this one.
+        duplicate = _live_duplicate(collection=collection, sha256=sha256)
+        if duplicate is None:
+            raise
+        path.unlink(missing_ok=True)
+        return _duplicate(filename, duplicate)
     return IngestOutcome(filename=filename, status=document.status, document=document)
+
+
+def _live_duplicate(*, collection: Collection, sha256: str, exclude_id: int | None = None) -> Document | None:
+    """The collection's document of this content that duplicate detection counts: any that has
+    not failed (a failed one may be uploaded again). The constraint document_live_content_unique
+    holds this set to one per content."""
+    found = Document.objects.filter(collection=collection, sha256=sha256).exclude(status=Document.Status.FAILED)
+    if exclude_id is not None:
+        found = found.exclude(pk=exclude_id)
+    return found.order_by("id").first()
+
+
+def _duplicate(filename: str, duplicate: Document) -> IngestOutcome:
+    return IngestOutcome(
+        filename=filename,
+        status="duplicate",
+        document=duplicate,
+        error=f"Identical to '{duplicate.original_filename}' already in this collection (not embedded again).",
+        duplicate_of=duplicate.id,
+    )
 
 
 def _rejected(filename: str, reason: str, http_status: int) -> IngestOutcome:
@@ -195,13 +213,34 @@ def _enqueue_after_commit(document_id: int) -> None:
     transaction.on_commit(lambda: document_process_task.delay(document_id))
 
 
+class DuplicateContent(Exception):
+    """A failed document cannot be processed again: its content is now in another live document."""
+
+    def __init__(self, duplicate: Document) -> None:
+        super().__init__(f"Identical to '{duplicate.original_filename}', uploaded to this collection since: "
+                         "delete this one, or that one first.")
+        self.duplicate = duplicate
+
+
 @transaction.atomic
 def document_retry(*, document: Document) -> Document:
+    """Queue a document for processing again. DuplicateContent when a failed document's content
+    was uploaded again meanwhile (only one live document per content and collection)."""
     document = Document.objects.select_for_update().get(pk=document.pk)
+    duplicate = _live_duplicate(collection=document.collection, sha256=document.sha256, exclude_id=document.id)
+    if duplicate is not None:
+        raise DuplicateContent(duplicate)
     document.status = Document.Status.QUEUED
     document.error = ""
     document.attempts = 0
-    document.save(update_fields=["status", "error", "attempts", "updated_at"])
+    try:
+        with transaction.atomic():
+            document.save(update_fields=["status", "error", "attempts", "updated_at"])
+    except IntegrityError:  # an upload of the same content committed since the check
+        duplicate = _live_duplicate(collection=document.collection, sha256=document.sha256, exclude_id=document.id)
+        if duplicate is None:
+            raise
+        raise DuplicateContent(duplicate) from None
     _enqueue_after_commit(document.id)
     return document
 
@@ -343,16 +382,23 @@ def documents_index_elements(
 
     For corpora that arrive as text (evaluation datasets): the same chunker, embedder and
     transactional chunk write as uploaded files, with embedding batched across documents.
-    Returns the new documents' ids."""
+    A text already in the collection (or earlier in `items`) is skipped, as an upload of it
+    would be. Returns the new documents' ids."""
     from ingestion.embedding import get_embedder
     from ingestion.parsing import ParsedDocument
 
     embedder = get_embedder()
     chunker = chunker_for(embedder)
+    chunked = [(name, elements, *chunker.run(elements)) for name, elements in items]
+    digests = [_text_sha256(parsed_text) for _, _, parsed_text, _ in chunked]
+    seen = set(
+        Document.objects.filter(collection=collection, sha256__in=digests)
+        .exclude(status=Document.Status.FAILED).values_list("sha256", flat=True)
+    )
     prepared = []
-    for name, elements in items:
-        parsed_text, drafts = chunker.run(elements)
-        if drafts:
+    for (name, elements, parsed_text, drafts), digest in zip(chunked, digests):
+        if drafts and digest not in seen:
+            seen.add(digest)
             prepared.append((name, elements, parsed_text, drafts))
     inputs = [d.embedding_input for _, _, _, drafts in prepared for d in drafts]
     vectors = [v for start in range(0, len(inputs), embed_batch) for v in embedder.embed(inputs[start : start + embed_batch])]
@@ -367,6 +413,10 @@ def documents_index_elements(
     return ids
 
 
+def _text_sha256(parsed_text: str) -> str:
+    return hashlib.sha256(parsed_text.encode()).hexdigest()
+
+
 def _text_document_create(*, collection: Collection, name: str, parsed_text: str) -> Document:
     """The Document row of a text that arrives parsed (evaluation and benchmark corpora)."""
     return Document.objects.create(
@@ -375,7 +425,7 @@ def _text_document_create(*, collection: Collection, name: str, parsed_text: str
         stored_name=uuid.uuid4().hex,
         content_type="text/plain",
         size_bytes=len(parsed_text.encode()),
-        sha256=hashlib.sha256(parsed_text.encode()).hexdigest(),
+        sha256=_text_sha256(parsed_text),
         status=Document.Status.PROCESSING,
     )
 
