@@ -91,7 +91,3 @@ def _citation(n: int, passage: ScoredChunk, quote: str) -> Citation:
             chunk_id, page = span.chunk_id, span.page_start
     return Citation(n=n, chunk_id=chunk_id, document_id=passage.document_id, filename=passage.filename,
                     page=page, quote=quote)
-
-
-def quote_is_verbatim(citation: Citation, passages: Sequence[ScoredChunk]) -> bool:
-    return 1 <= citation.n <= len(passages) and citation.quote in passages[citation.n - 1].text
