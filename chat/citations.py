@@ -26,6 +26,11 @@ class Citation:
         return asdict(self)
 
 
+def without_markers(text: str) -> str:
+    """The text with its [n] citation markers (and the space before each) taken out."""
+    return re.sub(r"\s*\[\d{1,3}\]", "", text).strip()
+
+
 def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.findall(text) if len(s.strip()) > 1]
 
@@ -86,7 +91,3 @@ def _citation(n: int, passage: ScoredChunk, quote: str) -> Citation:
             chunk_id, page = span.chunk_id, span.page_start
     return Citation(n=n, chunk_id=chunk_id, document_id=passage.document_id, filename=passage.filename,
                     page=page, quote=quote)
-
-
-def quote_is_verbatim(citation: Citation, passages: Sequence[ScoredChunk]) -> bool:
-    return 1 <= citation.n <= len(passages) and citation.quote in passages[citation.n - 1].text

@@ -152,7 +152,6 @@ class LocalBackend:
         self.gguf_path = gguf_path
         self.model = os.path.basename(gguf_path)
         self.max_new_tokens = max_new_tokens
-        self.usage: dict[str, int] = {}
         self._loaded: Any = None
         self._lock = threading.Lock()
 

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "retrieval",
     "chat",
     "feedback",
+    "bench",  # benchmarks and evaluations: the top layer, last
 ]
 
 MIDDLEWARE = [
@@ -199,6 +200,9 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(BROKER_DIR / "in"),
         "data_folder_out": str(BROKER_DIR / "in"),
         "processed_folder": str(BROKER_DIR / "processed"),
+        # The exchange tables of fanout exchanges (Celery's broadcast and pidbox); kombu's default
+        # is "control" in the working directory, i.e. the repository root.
+        "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:

@@ -14,7 +14,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from chat.evaluation import token_f1, without_markers
+from chat.citations import without_markers
+from chat.metrics import token_f1
 from chat.models import Answer
 from feedback.models import Review, ReviewLabel
 from feedback.selectors import golden_set

@@ -22,8 +22,8 @@ from django.db import transaction
 from feedback.models import LearnedRanking, Review
 from feedback.signals import review_evidence_record
 from ingestion.models import Chunk
-from retrieval.evaluation import ndcg_at
 from retrieval.fusion import reciprocal_rank_fusion
+from retrieval.metrics import ndcg_at
 from retrieval.search import search
 from retrieval.types import Tuning
 

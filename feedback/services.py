@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.models import Answer
-from feedback.models import AnswerEvent, Review, ReviewLabel, Vote
+from feedback.models import AnswerEvent, LearnedRanking, RankingSignal, Review, ReviewLabel, SignalEvidence, Vote
 from feedback.signals import review_evidence_record
 from ingestion.access import collections_readable
 from ingestion.models import Document
@@ -152,3 +152,15 @@ def feedback_retention_apply() -> dict[str, int]:
     if any(purged.values()):
         logger.info("retention purge (older than %d days): %s", settings.FEEDBACK_RETENTION_DAYS, purged)
     return purged
+
+
+@transaction.atomic
+def ranking_state_reset() -> dict[str, int]:
+    """Delete every ranking signal, its vote evidence and every learned ranking: search is back to
+    its defaults (votes and reviews stay, and learning from them again restores it). Returns
+    counts of the rows deleted."""
+    return {
+        "evidence": SignalEvidence.objects.all().delete()[0],
+        "signals": RankingSignal.objects.all().delete()[0],
+        "learned": LearnedRanking.objects.all().delete()[0],
+    }

@@ -30,10 +30,6 @@ def ranking_signal_set(
     return signal
 
 
-def ranking_signal_clear(*, document: Document, chunk: Chunk | None = None) -> None:
-    RankingSignal.objects.filter(document=document, chunk=chunk).delete()
-
-
 @transaction.atomic
 def review_evidence_record(*, answer: Answer) -> int:
     """Rebuild the vote evidence of one answer from its review and its current votes (idempotent).

@@ -13,7 +13,7 @@ from accounts.models import Role
 from ingestion.models import Document
 from ingestion.schemas import ChunkSourceOut, DocumentDetailOut, DocumentOut, UploadResultOut
 from ingestion.selectors import document_as_dict, document_get, document_list
-from ingestion.services import document_delete, document_ingest, document_retry
+from ingestion.services import DuplicateContent, document_delete, document_ingest, document_retry
 
 router = Router(tags=["documents"])
 
@@ -69,7 +69,10 @@ def document_detail(request: HttpRequest, document_id: int) -> dict[str, Any]:
 
 @router.post("/documents/{document_id}/retry", response={202: DocumentOut}, summary="Process a document again")
 def document_retry_endpoint(request: HttpRequest, document_id: int) -> Status:
-    document = document_retry(document=access_document(request.user, document_id, change=True))
+    try:
+        document = document_retry(document=access_document(request.user, document_id, change=True))
+    except DuplicateContent as exc:
+        raise HttpError(409, str(exc)) from None
     return Status(202, document_as_dict(document_get(document_id=document.id) or document))
 
 

@@ -66,6 +66,13 @@ class Document(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["collection", "sha256"])]
+        # What duplicate detection counts (ingestion.services._live_duplicate): one live document
+        # per content and collection, so two uploads of one file at once cannot both get in.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["collection", "sha256"], condition=~models.Q(status="failed"), name="document_live_content_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.original_filename} ({self.status})"

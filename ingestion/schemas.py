@@ -32,19 +32,6 @@ class DocumentOut(Schema):
     indexed_at: datetime | None
 
 
-class ChunkOut(Schema):
-    id: int
-    ordinal: int
-    text: str
-    page_start: int | None
-    page_end: int | None
-    heading_path: list[str]
-    char_start: int
-    char_end: int
-    token_count: int
-    is_table: bool
-
-
 class DocumentDetailOut(DocumentOut):
     parse_summary: dict
 

@@ -20,7 +20,8 @@ from django.apps import apps as django_apps
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AbstractUser
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.audit import Action, audit_record
@@ -29,9 +30,9 @@ from ingestion.chunking import Chunker
 from ingestion.embedding import get_embedder
 from ingestion.hooks import document_forget
 from ingestion.index_writer import chunks_remove, chunks_replace, reindex_running_message
-from ingestion.models import Collection, CollectionStats, Document
+from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, Document
 from ingestion.parsing import ParsedDocument, ParseError, parse_file, storage_path
-from ingestion.vector_index import vector_index_ensure
+from ingestion.vector_index import vector_index_drop, vector_index_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,66 @@ def collection_archive_set(*, collection: Collection, archived: bool, actor: Abs
     return collection
 
 
+def _check_evaluation(collection: Collection, what: str) -> None:
+    if collection.kind != Collection.Kind.EVALUATION:
+        raise ValueError(f"only evaluation collections can be {what}; '{collection.slug}' holds users' documents")
+
+
+@transaction.atomic
+def collection_delete(*, collection: Collection) -> None:
+    """Delete an evaluation collection with its documents, chunks, postings and vector index.
+
+    Users' collections are archived, never deleted: ValueError for them."""
+    _check_evaluation(collection, "deleted")
+    collection.chunks.all().delete()
+    collection.documents.all().delete()
+    vector_index_drop(collection.id)
+    collection.delete()
+
+
+def collection_build_signature_set(*, collection: Collection, signature: str) -> Collection:
+    """Record the settings a collection was built with (evaluation corpora: rebuilt when they change)."""
+    collection.build_signature = signature
+    collection.save(update_fields=["build_signature"])
+    return collection
+
+
+def collection_kind_set(*, collection: Collection, kind: str) -> Collection:
+    collection.kind = Collection.Kind(kind)
+    collection.save(update_fields=["kind"])
+    return collection
+
+
+def collection_generation_advance(*, collection: Collection) -> None:
+    """Move the collection's generation as every indexed or deleted document does, its chunks
+    unchanged: whatever is cached for the collection's generation is computed again."""
+    CollectionStats.objects.filter(collection=collection).update(generation=F("generation") + 1)
+
+
+def collection_bulk_load_start(*, collection: Collection) -> None:
+    """Drop an evaluation collection's HNSW index before loading many chunks into it: building it
+    once at the end (collection_bulk_load_finish) is much faster than updating it on every insert.
+    Until then its vector searches scan exactly."""
+    _check_evaluation(collection, "bulk-loaded")
+    vector_index_drop(collection.id)
+
+
+def collection_bulk_load_finish(*, collection: Collection, maintenance_work_mem: str = "1GB") -> None:
+    """Build the collection's HNSW index with `maintenance_work_mem`, then do what autovacuum does
+    to tables at rest: planner statistics, and the visibility map without which the postings'
+    covering index cannot be read by index-only scans. VACUUM cannot run in a transaction."""
+    if connection.in_atomic_block:
+        raise RuntimeError("collection_bulk_load_finish runs VACUUM: call it outside a transaction")
+    with connection.cursor() as cursor:
+        cursor.execute("SET maintenance_work_mem = %s", [maintenance_work_mem])
+        try:
+            vector_index_ensure(collection.id)
+        finally:
+            cursor.execute("RESET maintenance_work_mem")
+        for model in (Chunk, ChunkTerm):
+            cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+
+
 def document_ingest(
     *, collection: Collection, uploaded_by: AbstractBaseUser | None, file: UploadedFile, enqueue: bool = True
 ) -> IngestOutcome:
@@ -141,36 +202,54 @@ def document_ingest(
         path.unlink(missing_ok=True)
         return _rejected(filename, str(exc), exc.http_status)
     sha256 = digest.hexdigest()
-    duplicate = (
-        Document.objects.filter(collection=collection, sha256=sha256)
-        .exclude(status=Document.Status.FAILED)
-        .order_by("id")
-        .first()
-    )
+    duplicate = _live_duplicate(collection=collection, sha256=sha256)
     if duplicate is not None:
         path.unlink(missing_ok=True)
-        return IngestOutcome(
-            filename=filename,
-            status="duplicate",
-            document=duplicate,
-            error=f"Identical to '{duplicate.original_filename}' already in this collection (not embedded again).",
-            duplicate_of=duplicate.id,
-        )
-    with transaction.atomic():
-        document = Document.objects.create(
-            collection=collection,
-            original_filename=filename,
-            stored_name=stored_name,
-            content_type=content_type,
-            size_bytes=path.stat().st_size,
-            sha256=sha256,
-            uploaded_by=uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None,
-        )
-        audit_record(action=Action.UPLOAD, actor=uploaded_by, target=("ingestion.document", document.id, filename),
-                     collection=collection.slug, size_bytes=document.size_bytes, sha256=sha256)
-        if enqueue:
-            _enqueue_after_commit(document.id)
+        return _duplicate(filename, duplicate)
+    try:
+        with transaction.atomic():
+            document = Document.objects.create(
+                collection=collection,
+                original_filename=filename,
+                stored_name=stored_name,
+                content_type=content_type,
+                size_bytes=path.stat().st_size,
+                sha256=sha256,
+                uploaded_by=uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None,
+            )
+            audit_record(action=Action.UPLOAD, actor=uploaded_by, target=("ingestion.document", document.id, filename),
+                         collection=collection.slug, size_bytes=document.size_bytes, sha256=sha256)
+            if enqueue:
+                _enqueue_after_commit(document.id)
+    except IntegrityError:
+        # Another upload of the same content committed between the check above and this insert:
+        # the unique constraint over live documents (collection, sha256) refused this one.
+        duplicate = _live_duplicate(collection=collection, sha256=sha256)
+        if duplicate is None:
+            raise
+        path.unlink(missing_ok=True)
+        return _duplicate(filename, duplicate)
     return IngestOutcome(filename=filename, status=document.status, document=document)
+
+
+def _live_duplicate(*, collection: Collection, sha256: str, exclude_id: int | None = None) -> Document | None:
+    """The collection's document of this content that duplicate detection counts: any that has
+    not failed (a failed one may be uploaded again). The constraint document_live_content_unique
+    holds this set to one per content."""
+    found = Document.objects.filter(collection=collection, sha256=sha256).exclude(status=Document.Status.FAILED)
+    if exclude_id is not None:
+        found = found.exclude(pk=exclude_id)
+    return found.order_by("id").first()
+
+
+def _duplicate(filename: str, duplicate: Document) -> IngestOutcome:
+    return IngestOutcome(
+        filename=filename,
+        status="duplicate",
+        document=duplicate,
+        error=f"Identical to '{duplicate.original_filename}' already in this collection (not embedded again).",
+        duplicate_of=duplicate.id,
+    )
 
 
 def _rejected(filename: str, reason: str, http_status: int) -> IngestOutcome:
@@ -186,13 +265,34 @@ def _enqueue_after_commit(document_id: int) -> None:
     transaction.on_commit(lambda: current_app.tasks[DOCUMENT_PROCESS_TASK].delay(document_id))
 
 
+class DuplicateContent(Exception):
+    """A failed document cannot be processed again: its content is now in another live document."""
+
+    def __init__(self, duplicate: Document) -> None:
+        super().__init__(f"Identical to '{duplicate.original_filename}', uploaded to this collection since: "
+                         "delete this one, or that one first.")
+        self.duplicate = duplicate
+
+
 @transaction.atomic
 def document_retry(*, document: Document) -> Document:
+    """Queue a document for processing again. DuplicateContent when a failed document's content
+    was uploaded again meanwhile (only one live document per content and collection)."""
     document = Document.objects.select_for_update().get(pk=document.pk)
+    duplicate = _live_duplicate(collection=document.collection, sha256=document.sha256, exclude_id=document.id)
+    if duplicate is not None:
+        raise DuplicateContent(duplicate)
     document.status = Document.Status.QUEUED
     document.error = ""
     document.attempts = 0
-    document.save(update_fields=["status", "error", "attempts", "updated_at"])
+    try:
+        with transaction.atomic():
+            document.save(update_fields=["status", "error", "attempts", "updated_at"])
+    except IntegrityError:  # an upload of the same content committed since the check
+        duplicate = _live_duplicate(collection=document.collection, sha256=document.sha256, exclude_id=document.id)
+        if duplicate is None:
+            raise
+        raise DuplicateContent(duplicate) from None
     _enqueue_after_commit(document.id)
     return document
 
@@ -319,13 +419,20 @@ def documents_index_elements(
 
     For corpora that arrive as text (evaluation datasets): the same chunker, embedder and
     transactional chunk write as uploaded files, with embedding batched across documents.
-    Returns the new documents' ids."""
+    A text already in the collection (or earlier in `items`) is skipped, as an upload of it
+    would be. Returns the new documents' ids."""
     embedder = get_embedder()
     chunker = chunker_for(embedder)
+    chunked = [(name, elements, *chunker.run(elements)) for name, elements in items]
+    digests = [_text_sha256(parsed_text) for _, _, parsed_text, _ in chunked]
+    seen = set(
+        Document.objects.filter(collection=collection, sha256__in=digests)
+        .exclude(status=Document.Status.FAILED).values_list("sha256", flat=True)
+    )
     prepared = []
-    for name, elements in items:
-        parsed_text, drafts = chunker.run(elements)
-        if drafts:
+    for (name, elements, parsed_text, drafts), digest in zip(chunked, digests):
+        if drafts and digest not in seen:
+            seen.add(digest)
             prepared.append((name, elements, parsed_text, drafts))
     inputs = [d.embedding_input for _, _, _, drafts in prepared for d in drafts]
     vectors = [v for start in range(0, len(inputs), embed_batch) for v in embedder.embed(inputs[start : start + embed_batch])]
@@ -340,6 +447,10 @@ def documents_index_elements(
     return ids
 
 
+def _text_sha256(parsed_text: str) -> str:
+    return hashlib.sha256(parsed_text.encode()).hexdigest()
+
+
 def _text_document_create(*, collection: Collection, name: str, parsed_text: str) -> Document:
     """The Document row of a text that arrives parsed (evaluation and benchmark corpora)."""
     return Document.objects.create(
@@ -348,7 +459,7 @@ def _text_document_create(*, collection: Collection, name: str, parsed_text: str
         stored_name=uuid.uuid4().hex,
         content_type="text/plain",
         size_bytes=len(parsed_text.encode()),
-        sha256=hashlib.sha256(parsed_text.encode()).hexdigest(),
+        sha256=_text_sha256(parsed_text),
         status=Document.Status.PROCESSING,
     )
 

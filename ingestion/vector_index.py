@@ -35,3 +35,9 @@ def vector_index_ensure(collection_id: int) -> None:
 def vector_index_drop(collection_id: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"DROP INDEX IF EXISTS {vector_index_name(collection_id)}")
+
+
+def vector_index_exists(collection_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [vector_index_name(collection_id)])
+        return cursor.fetchone() is not None

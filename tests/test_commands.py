@@ -26,13 +26,15 @@ def test_on_an_up_to_date_database_a_command_migrates_nothing_and_says_nothing()
 
 
 def test_a_command_applies_pending_migrations_before_it_reads_the_database():
-    # The newest ingestion migration rolled back (inside the test's transaction, which undoes it all).
+    # The newest ingestion migrations rolled back (inside the test's transaction, which undoes it all).
     call_command("migrate", "ingestion", "0004", verbosity=0)
-    assert [(m.app_label, m.name) for m in migrations_pending()] == [("ingestion", "0005_collection_reindex_marker")]
+    assert [(m.app_label, m.name) for m in migrations_pending()] == [
+        ("ingestion", "0005_collection_reindex_marker"), ("ingestion", "0006_document_live_content_unique")
+    ]
 
     out, err = run("reindex", "--all", "--dry-run")  # reads Collection.reindex_to, the rolled-back column
 
-    assert err == "The database has 1 unapplied migration(s): running migrate first.\n"
+    assert err == "The database has 2 unapplied migration(s): running migrate first.\n"
     assert "default: up to date" in out
     assert migrations_pending() == []
     assert Collection.objects.filter(slug="default", reindex_to="").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -31,7 +32,7 @@ def stored_document(collection: Collection, *, uploaded_by: Any = None, name: st
     """A document row (queued, no file): enough for reads, retries and deletes."""
     return Document.objects.create(
         collection=collection, original_filename=name, stored_name=f"{collection.slug}-{name}-{Document.objects.count()}",
-        content_type="text/plain", size_bytes=1, sha256="0" * 64, uploaded_by=uploaded_by,
+        content_type="text/plain", size_bytes=1, sha256=uuid.uuid4().hex * 2, uploaded_by=uploaded_by,
     )
 
 

@@ -14,8 +14,10 @@ from ingestion.services import collection_default_ensure
 
 def make_document(text: str, *, name: str = "otters.txt", collection: Collection | None = None) -> Document:
     collection = collection if collection is not None else collection_default_ensure()
-    return Document.objects.create(collection=collection, original_filename=name, stored_name=uuid.uuid4().hex,
-                                   content_type="text/plain", size_bytes=len(text), sha256="0" * 64,
+    stored_name = uuid.uuid4().hex
+    # A content hash of its own: one collection holds one live document per content.
+    return Document.objects.create(collection=collection, original_filename=name, stored_name=stored_name,
+                                   content_type="text/plain", size_bytes=len(text), sha256=stored_name * 2,
                                    status=Document.Status.INDEXED, parsed_text=text)
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -16,7 +18,7 @@ TEXT = "Otters hold hands while sleeping. Otters hold hands so they do not drift
 
 def make_document(collection, text=TEXT, name="otters.txt") -> Document:
     return Document.objects.create(collection=collection, original_filename=name, stored_name=f"{name}-{text[:8]}",
-                                   content_type="text/plain", size_bytes=len(text), sha256="0" * 64,
+                                   content_type="text/plain", size_bytes=len(text), sha256=uuid.uuid4().hex * 2,
                                    status=Document.Status.INDEXED, parsed_text=text)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 import ingestion.embedding as embedding
 import runtime.onnx_export as onnx_export
+from bench.retrieval_evaluation import build_signature
 from config.env import ImproperlyConfiguredEnv, env_choice
 from ingestion.embedding import Embedder, EmbeddingBackendError, configured_model
 from ingestion.models import Document
@@ -104,8 +105,6 @@ def test_loads_that_start_at_once_export_once(tiny_model, tmp_path, monkeypatch)
 
 
 def test_the_backend_is_part_of_the_label_and_the_evaluation_signature(settings, monkeypatch, tmp_path):
-    from retrieval.evaluation import build_signature
-
     label, path = configured_model()
     labels, signatures = set(), set()
     for backend in ("torch", "onnx", "onnx-int8"):

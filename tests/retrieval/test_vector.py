@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def _fill(collection, vectors: np.ndarray) -> list[int]:
     document = Document.objects.create(
         collection=collection, original_filename="synthetic", stored_name=f"s-{collection.slug}",
-        content_type="text/plain", size_bytes=1, sha256="0" * 64, status="indexed",
+        content_type="text/plain", size_bytes=1, sha256=uuid.uuid4().hex * 2, status="indexed",
     )
     rows = Chunk.objects.bulk_create(
         Chunk(document=document, collection=collection, ordinal=i, text=f"chunk {i}", char_start=0, char_end=1,

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
+from bench.feedback_simulation import format_table, simulate, summarise
+from bench.retrieval_evaluation import evaluation_collection, load_beir
 from config.commands import AppCommand
-from feedback.simulation import format_table, simulate, summarise
-from retrieval.evaluation import evaluation_collection, load_beir
 
 
 class Command(AppCommand):

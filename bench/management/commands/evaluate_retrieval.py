@@ -1,3 +1,8 @@
+"""Every retrieval mode on a BEIR-format dataset: nDCG@10, recall, MRR and latency, as a table.
+
+    python manage.py evaluate_retrieval --dataset ../shared/data/scifact [--modes bm25 ...] [--json FILE]
+"""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +11,8 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
+from bench.retrieval_evaluation import MODES, evaluate, evaluation_collection, format_table, load_beir
 from config.commands import AppCommand
-from retrieval.evaluation import MODES, evaluate, evaluation_collection, format_table, load_beir
 
 
 class Command(AppCommand):

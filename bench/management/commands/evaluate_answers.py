@@ -1,6 +1,12 @@
+"""Answer quality of one LLM backend on a corpus with gold answers (and off-corpus questions).
+
+    python manage.py evaluate_answers --corpus ../shared/data/covid-qa/corpus.jsonl \
+        --questions ../shared/data/covid-qa/qa-dev.jsonl [--unanswerable bench/data/offcorpus-questions.jsonl] \
+        [--backend extractive] [--limit N] [--json FILE]
+"""
+
 from __future__ import annotations
 
-import hashlib
 import json
 import statistics
 import time
@@ -10,20 +16,16 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, CommandParser
 
+from bench.answers import answers_collection, best_f1, exact_match, jsonl, lead_sentence, raw_citation_checks
+from bench.retrieval_evaluation import percentile
 from chat import llm
-from chat.evaluation import best_f1, exact_match, lead_sentence, raw_citation_checks, without_markers
+from chat.citations import without_markers
 from chat.models import Answer
 from chat.services import answer_events, conversation_create
 from config.commands import AppCommand
 
 
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def _percentile(values: list[float], q: float) -> float:
-    from retrieval.evaluation import percentile
-
     return round(percentile(values, q), 1)
 
 
@@ -42,45 +44,17 @@ class Command(AppCommand):
         for key in ("corpus", "questions", "unanswerable"):
             if options[key] is not None and not options[key].exists():
                 raise CommandError(f"{options[key]} does not exist")
-        collection = self._collection(options["corpus"])
+        collection = answers_collection(options["corpus"], log=self.stdout.write)
         user, _ = get_user_model().objects.get_or_create(username="footnote-evaluation", defaults={"is_active": False})
-        questions = _jsonl(options["questions"])[: options["limit"]]
+        questions = jsonl(options["questions"])[: options["limit"]]
         rows = [self._ask(user, collection, q["question"], options["backend"]) for q in questions]
-        off = [self._ask(user, collection, q["question"], options["backend"]) for q in _jsonl(options["unanswerable"])] if options["unanswerable"] else []
+        off = [self._ask(user, collection, q["question"], options["backend"]) for q in jsonl(options["unanswerable"])] if options["unanswerable"] else []
         report = self._report(questions, rows, off, options["backend"] or llm.configured_backend_name())
         width = max(len(k) for k in report)
         for key, value in report.items():
             self.stdout.write(f"{key.ljust(width)}  {value}")
         if options["json"]:
             options["json"].write_text(json.dumps(report, indent=2))
-
-    def _collection(self, corpus: Path):  # type: ignore[no-untyped-def]
-        from ingestion.models import Collection
-        from ingestion.parsing import Element
-        from ingestion.services import collection_create, documents_index_elements
-        from retrieval.evaluation import build_signature
-
-        slug = "answers-" + hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:12]
-        signature = build_signature(corpus)
-        existing = Collection.objects.filter(slug=slug).first()
-        if existing is not None and existing.build_signature == signature:
-            return existing
-        if existing is not None:
-            from ingestion.evaluation_support import collection_drop
-
-            collection_drop(existing)
-        collection = collection_create(slug=slug, name=f"Answers: {corpus.name}", kind=Collection.Kind.EVALUATION)
-        items = []
-        for doc in _jsonl(corpus):
-            elements = [Element(kind="Title", text=doc["title"])] if doc.get("title") else []
-            elements += [Element(kind="NarrativeText", text=p.strip()) for p in doc["text"].split("\n") if p.strip()]
-            items.append((str(doc["_id"]), elements))
-        for start in range(0, len(items), 16):
-            documents_index_elements(collection=collection, items=items[start : start + 16])
-            self.stdout.write(f"  indexed {min(start + 16, len(items))}/{len(items)} documents")
-        collection.build_signature = signature
-        collection.save(update_fields=["build_signature"])
-        return collection
 
     def _ask(self, user: Any, collection: Any, question: str, backend: str | None) -> dict[str, Any]:
         conversation = conversation_create(owner=user, collection=collection)

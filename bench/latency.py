@@ -19,6 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from ingestion.embedding import default_model_path, get_embedder
+from ingestion.models import Collection
+from ingestion.services import collection_generation_advance
 from retrieval.rerank import CrossEncoderReranker
 from retrieval.search import search
 
@@ -95,10 +98,9 @@ def benchmark_rerankers(folder: Path, *, log: Log) -> dict[str, CrossEncoderRera
     Their scores mean nothing; their cost per pair is that of cross-encoder/ms-marco-MiniLM-L-6-v2."""
     path = folder / "minilm-l6-cross-encoder"
     if not (path / "config.json").exists():
+        # Heavy libraries, needed only the first time (the model is saved under `folder`).
         import torch
         from sentence_transformers import CrossEncoder
-
-        from ingestion.embedding import default_model_path
 
         torch.manual_seed(0)
         CrossEncoder(default_model_path(), num_labels=1, device="cpu").save(str(path))
@@ -130,12 +132,11 @@ def latency_measure(
 ) -> Latencies:
     """Time every mode on every query (after the warm-up queries, which are not counted); the
     rerankers on the first `rerank_queries` only (a second or more each on a busy machine)."""
-    from ingestion.embedding import get_embedder
-
     get_embedder().warm_up()
     for reranker in rerankers.values():
         reranker.warm_up()
     scope = [collection_id]
+    collection = Collection.objects.get(pk=collection_id)
     latencies = Latencies()
     for number, query in enumerate([*warmup, *queries]):
         counted = number >= len(warmup)
@@ -147,7 +148,7 @@ def latency_measure(
         for mode in TIMED_MODES[shift:] + TIMED_MODES[:shift]:
             search_mode = mode
             if mode == AFTER_WRITE_MODE:
-                _collection_changed(collection_id)
+                collection_generation_advance(collection=collection)  # as a write does; chunks stay
                 search_mode = "bm25"
             result, elapsed = _timed(
                 lambda: search(query, collection_ids=scope, top_k=TOP_K, mode=search_mode, rerank=False)  # type: ignore[arg-type]
@@ -164,15 +165,6 @@ def latency_measure(
                 latencies.add(mode, elapsed)
     latencies.load_after = os.getloadavg()[0]
     return latencies
-
-
-def _collection_changed(collection_id: int) -> None:
-    """Move the collection's generation, as indexing or deleting a document does (its chunks stay)."""
-    from django.db.models import F
-
-    from ingestion.models import CollectionStats
-
-    CollectionStats.objects.filter(collection_id=collection_id).update(generation=F("generation") + 1)
 
 
 def format_table(results: dict[int, dict[str, dict[str, float]]]) -> str:

@@ -21,9 +21,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ingestion.bench_database import check_database_name, database_drop, separate_database
-from ingestion.synthetic_corpus import VECTOR_METHOD, corpus_file, synthetic_collection_build
-from retrieval.latency import benchmark_rerankers, format_table, latency_measure, questions_load, summarise
+from bench.database import check_database_name, database_drop, separate_database
+from bench.latency import benchmark_rerankers, format_table, latency_measure, questions_load, summarise
+from bench.synthetic_corpus import VECTOR_METHOD, corpus_file, synthetic_collection_build
 
 WARMUP_QUERIES = 10
 # Each sentence of the pool is embedded once with the real model; about 12k sentences take a few

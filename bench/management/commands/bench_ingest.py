@@ -22,8 +22,12 @@ from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import CommandError, CommandParser
 
+from bench.collections import fresh_collection
 from config.commands import AppCommand
+from ingestion.embedding import get_embedder
 from ingestion.models import Document
+from ingestion.parsing import bridge_spacy_model
+from ingestion.services import document_ingest, document_process
 
 CATEGORIES = [
     ("password-protected", "encrypted"),
@@ -70,9 +74,6 @@ class Command(AppCommand):
         parser.add_argument("--timeout", type=int, default=settings.WORKER_SOFT_TIME_LIMIT, help="seconds per file")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from ingestion.evaluation_support import fresh_collection
-        from ingestion.services import document_ingest, document_process
-
         root: Path = options["directory"]
         if not root.is_dir():
             raise CommandError(f"{root} is not a folder")
@@ -88,9 +89,6 @@ class Command(AppCommand):
 
         signal.signal(signal.SIGALRM, on_alarm)
         # Load the models first, as a running worker has them: load time is not ingestion time.
-        from ingestion.embedding import get_embedder
-        from ingestion.parsing import bridge_spacy_model
-
         get_embedder().warm_up()
         bridge_spacy_model()
         started = time.perf_counter()

@@ -21,15 +21,16 @@ from django.db import transaction
 from django.test import Client
 
 from accounts.services import api_token_create, membership_set
+from bench.retrieval_evaluation import BeirDataset, best_chunk_per_document
 from chat.models import Answer
 from chat.services import answer_create, conversation_create
-from ingestion.embedding import get_embedder
 from feedback.learning import feedback_learn
-from feedback.models import LearnedRanking, RankingSignal, SignalEvidence
 from feedback.ranking import learned_tuning
-from feedback.services import ReviewSource, review_submit
+from feedback.services import ReviewSource, ranking_state_reset, review_submit
+from ingestion.embedding import get_embedder
 from ingestion.models import Collection, Document
-from retrieval.evaluation import BeirDataset, best_chunk_per_document, ndcg_at
+from ingestion.services import collection_kind_set
+from retrieval.metrics import ndcg_at
 from retrieval.search import search
 from ingestion.tokenize import default_tokenizer
 from retrieval.types import Tuning
@@ -82,8 +83,7 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
 
 def _one_split(dataset: BeirDataset, collection: Collection, documents: dict[str, Document], train: list[str],
                test: list[str], *, seed: int, users_per_query: int, log: Callable[[str], None]) -> dict[str, Any]:
-    for model in (SignalEvidence, RankingSignal, LearnedRanking):
-        model.objects.all().delete()
+    ranking_state_reset()
     before = heldout_ndcg(dataset, test, collection, tuning=Tuning(), signals=False)
     feed(dataset, train, collection, documents, rng=random.Random(seed), users_per_query=users_per_query,
          prefix=f"simulated-{seed}")
@@ -115,7 +115,7 @@ def feed(dataset: BeirDataset, train: list[str], collection: Collection, documen
     # The API serves votes only on answers from collections the voter may read, and evaluation
     # collections are hidden from users: inside the split's transaction (rolled back afterwards)
     # the collection is opened as a user collection the simulated users are viewers of.
-    Collection.objects.filter(pk=collection.pk).update(kind=Collection.Kind.USER)
+    collection_kind_set(collection=collection, kind=Collection.Kind.USER)
     for user in users:
         membership_set(collection=collection, role="viewer", actor=reviewer, user=user)
     for query_id in train:

@@ -22,16 +22,15 @@ import numpy as np
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from bench.retrieval_evaluation import BeirDataset
 from ingestion.embedding import BACKENDS, Embedder, configured_model
+from ingestion.parsing import Element
+from ingestion.services import chunker_for
 from runtime.threads import configured_threads
 
 
 def corpus_chunks(path: Path, embedder: Embedder, limit: int | None) -> list[str]:
     """Embedding inputs of the BEIR corpus at `path`, chunked as ingestion chunks them."""
-    from ingestion.parsing import Element
-    from ingestion.services import chunker_for
-    from retrieval.evaluation import BeirDataset
-
     chunker = chunker_for(embedder)
     texts: list[str] = []
     for doc in BeirDataset(path=path, queries={}, qrels={}).corpus():
@@ -64,6 +63,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", type=Path)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Heavy libraries, loaded only when the benchmark runs.
         import torch
         from sentence_transformers import SentenceTransformer
 

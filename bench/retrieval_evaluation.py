@@ -19,6 +19,14 @@ from typing import Any
 
 from django.conf import settings
 
+from bench.collections import fresh_collection
+from ingestion.embedding import get_embedder
+from ingestion.models import Collection
+from ingestion.parsing import Element
+from ingestion.services import collection_build_signature_set, documents_index_elements
+from retrieval.metrics import mrr_at, ndcg_at, recall_at
+from retrieval.search import search
+
 
 @dataclass
 class BeirDataset:
@@ -56,26 +64,7 @@ def load_beir(path: Path, *, split: str = "test") -> BeirDataset:
     return BeirDataset(path=path, queries={q: t for q, t in queries.items() if q in qrels}, qrels=qrels)
 
 
-# -- metrics (graded relevance, as in BEIR/pytrec_eval) -----------------------------------------
-
-
-def ndcg_at(ranked: list[str], relevant: dict[str, int], k: int) -> float:
-    dcg = sum((2 ** relevant.get(doc, 0) - 1) / math.log2(i + 2) for i, doc in enumerate(ranked[:k]))
-    ideal = sorted((g for g in relevant.values() if g > 0), reverse=True)[:k]
-    idcg = sum((2**g - 1) / math.log2(i + 2) for i, g in enumerate(ideal))
-    return dcg / idcg if idcg > 0 else 0.0
-
-
-def recall_at(ranked: list[str], relevant: dict[str, int], k: int) -> float:
-    positives = {doc for doc, g in relevant.items() if g > 0}
-    return len(positives & set(ranked[:k])) / len(positives) if positives else 0.0
-
-
-def mrr_at(ranked: list[str], relevant: dict[str, int], k: int) -> float:
-    for i, doc in enumerate(ranked[:k]):
-        if relevant.get(doc, 0) > 0:
-            return 1.0 / (i + 1)
-    return 0.0
+# -- latency ------------------------------------------------------------------------------------
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -90,20 +79,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def build_signature(dataset_path: Path) -> str:
-    from ingestion.embedding import get_embedder
-
     parts = [str(dataset_path.resolve()), get_embedder().label, f"overlap={settings.CHUNK_OVERLAP_TOKENS}",
              f"stemmer={settings.BM25_STEMMER}", f"stopwords={settings.BM25_STOPWORDS}", "chunker=v1"]
     return "|".join(parts)
 
 
-def evaluation_collection(dataset: BeirDataset, *, log: Callable[[str], None] = print):  # type: ignore[no-untyped-def]
+def evaluation_collection(dataset: BeirDataset, *, log: Callable[[str], None] = print) -> Collection:
     """The dataset's own collection (kind evaluation), rebuilt only when the signature changed."""
-    from ingestion.models import Collection
-    from ingestion.parsing import Element
-    from ingestion.evaluation_support import collection_drop
-    from ingestion.services import collection_create, documents_index_elements
-
     signature = build_signature(dataset.path)
     slug = "eval-" + hashlib.sha256(str(dataset.path.resolve()).encode()).hexdigest()[:12]
     existing = Collection.objects.filter(slug=slug).first()
@@ -112,8 +94,7 @@ def evaluation_collection(dataset: BeirDataset, *, log: Callable[[str], None] = 
         return existing
     if existing is not None:
         log(f"settings changed since {slug} was built: rebuilding it")
-        collection_drop(existing)
-    collection = collection_create(slug=slug, name=f"Evaluation: {dataset.path.name}", kind=Collection.Kind.EVALUATION)
+    collection = fresh_collection(slug, f"Evaluation: {dataset.path.name}")  # the old one is deleted
     batch: list[tuple[str, list[Element]]] = []
     started, count = time.perf_counter(), 0
     for doc in dataset.corpus():
@@ -129,8 +110,7 @@ def evaluation_collection(dataset: BeirDataset, *, log: Callable[[str], None] = 
             log(f"  indexed {count} documents ({count / (time.perf_counter() - started):.1f}/s)")
     if batch:
         count += len(documents_index_elements(collection=collection, items=batch))
-    collection.build_signature = signature
-    collection.save(update_fields=["build_signature"])
+    collection_build_signature_set(collection=collection, signature=signature)
     log(f"indexed {count} documents in {time.perf_counter() - started:.0f} s")
     return collection
 
@@ -146,8 +126,6 @@ MODES = {
 
 
 def evaluate(dataset: BeirDataset, collection_id: int, modes: list[str], *, depth: int = 100) -> dict[str, Any]:
-    from retrieval.search import search
-
     report: dict[str, Any] = {}
     for name in modes:
         options = MODES[name]

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from ingestion.bench_database import database_drop, separate_database
+from bench.database import database_drop, separate_database
+from bench.latency import format_table
 from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats
 from ingestion.services import collection_create
 
@@ -88,8 +89,6 @@ def test_it_builds_the_corpus_in_its_own_database_and_prints_the_table(bench_dat
 
 
 def test_the_table_gives_each_sizes_growth_over_the_next_smaller_one():
-    from retrieval.latency import format_table
-
     def row(p50: float, p95: float) -> dict[str, float]:
         return {"n": 5, "p50_ms": p50, "p95_ms": p95}
 

@@ -26,10 +26,18 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.db import connection
 
+from bench.collections import fresh_collection
 from ingestion.chunking import _SENTENCE_END, ChunkDraft
+from ingestion.embedding import get_embedder
 from ingestion.models import Collection, CollectionStats, Document
+from ingestion.services import (
+    collection_build_signature_set,
+    collection_bulk_load_finish,
+    collection_bulk_load_start,
+    document_store_prepared,
+)
+from ingestion.vector_index import vector_index_exists
 
 BUILD_VERSION = "synthetic-v1"
 CHUNKS_PER_DOCUMENT = 20
@@ -177,30 +185,6 @@ def build_signature(
     )
 
 
-def _index_exists(collection_id: int) -> bool:
-    from ingestion.vector_index import vector_index_name
-
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [vector_index_name(collection_id)])
-        return cursor.fetchone() is not None
-
-
-def _vector_index_build(collection_id: int, *, memory: str) -> None:
-    """The app's per-collection HNSW index, built once after loading (faster than per insert)."""
-    from ingestion.vector_index import vector_index_ensure
-
-    with connection.cursor() as cursor:
-        cursor.execute("SET maintenance_work_mem = %s", [memory])
-        try:
-            vector_index_ensure(collection_id)
-        finally:
-            cursor.execute("RESET maintenance_work_mem")
-        # What autovacuum does to a table at rest: planner statistics, and the visibility map
-        # without which the postings' covering index cannot be read by index-only scans.
-        cursor.execute("VACUUM ANALYZE ingestion_chunk")
-        cursor.execute("VACUUM ANALYZE ingestion_chunkterm")
-
-
 def synthetic_collection_build(
     *,
     slug: str,
@@ -214,12 +198,7 @@ def synthetic_collection_build(
 ) -> Collection:
     """A collection of `count` synthetic chunks (built, resumed, or reused as it is).
 
-    Call it inside ingestion.bench_database.separate_database: it writes tens of millions of rows."""
-    from ingestion.embedding import get_embedder
-    from ingestion.evaluation_support import fresh_collection
-    from ingestion.services import document_store_prepared
-    from ingestion.vector_index import vector_index_drop
-
+    Call it inside bench.database.separate_database: it writes tens of millions of rows."""
     embedder = get_embedder()
     max_tokens = embedder.max_tokens - 2
     signature = build_signature(
@@ -231,13 +210,12 @@ def synthetic_collection_build(
         collection = None
     if collection is None:
         collection = fresh_collection(slug, f"Synthetic latency corpus ({count} chunks)")
-        collection.build_signature = signature
-        collection.save(update_fields=["build_signature"])
+        collection_build_signature_set(collection=collection, signature=signature)
     stats = CollectionStats.objects.get(collection=collection)
-    if stats.chunk_count == count and _index_exists(collection.id):
+    if stats.chunk_count == count and vector_index_exists(collection.id):
         log(f"{slug}: reusing {count} chunks ({signature})")
         return collection
-    vector_index_drop(collection.id)  # built once at the end: much faster than on every insert
+    collection_bulk_load_start(collection=collection)  # the HNSW index is built once, at the end
     pool = sentence_pool_load(sources, embedder=embedder, max_tokens=max_tokens, sample=sentences, seed=seed)
     log(f"{slug}: {len(pool.texts)} distinct sentences from {', '.join(str(s) for s in sources)}")
     vectors = sentence_vectors(pool, embedder=embedder, cache_dir=cache_dir, log=log)
@@ -257,7 +235,7 @@ def synthetic_collection_build(
             rate = (number + 1 - done) / max(time.monotonic() - started, 1e-9)
             log(f"  {slug}: {number + 1}/{documents} documents ({rate:.1f}/s)")
     log(f"{slug}: building the HNSW index")
-    _vector_index_build(collection.id, memory=index_memory)
+    collection_bulk_load_finish(collection=collection, maintenance_work_mem=index_memory)
     log(f"{slug}: built {count} chunks in {time.monotonic() - started:.0f} s ({signature})")
     return collection
 

@@ -1,0 +1,71 @@
+"""Answer-quality evaluation: context recall, answer rate, token F1 / exact match against gold
+answers (SQuAD normalisation), a lead-sentence baseline, citation validity before and after the
+post-check, abstention on off-corpus questions, and latency."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.collections import fresh_collection
+from bench.retrieval_evaluation import build_signature
+from chat.citations import MARKER, sentences, without_markers
+from chat.metrics import normalize, token_f1
+from ingestion.models import Collection
+from ingestion.parsing import Element
+from ingestion.services import collection_build_signature_set, documents_index_elements
+
+
+def best_f1(prediction: str, golds: list[str]) -> float:
+    return max((token_f1(prediction, g) for g in golds), default=0.0)
+
+
+def exact_match(prediction: str, golds: list[str]) -> float:
+    return float(any(normalize(prediction) == normalize(g) for g in golds))
+
+
+def raw_citation_checks(raw: str, passages: list[str]) -> tuple[int, int]:
+    """(valid, total) citations of the backend's own text: [n] must name a passage and the
+    sentence carrying it must appear verbatim in that passage."""
+    valid = total = 0
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", raw):
+        claim = without_markers(sentence)
+        for match in MARKER.finditer(sentence):
+            total += 1
+            n = int(match.group(1))
+            if 1 <= n <= len(passages) and claim and claim in passages[n - 1]:
+                valid += 1
+    return valid, total
+
+
+def lead_sentence(passage: str) -> str:
+    found = sentences(passage)
+    return found[0] if found else passage[:200]
+
+
+def jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def answers_collection(corpus: Path, *, log: Callable[[str], None]) -> Collection:
+    """The corpus's own collection (kind evaluation; `_id`, `text` split into paragraphs at line
+    breaks, optional `title`), rebuilt only when the signature changed."""
+    slug = "answers-" + hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:12]
+    signature = build_signature(corpus)
+    existing = Collection.objects.filter(slug=slug).first()
+    if existing is not None and existing.build_signature == signature:
+        return existing
+    collection = fresh_collection(slug, f"Answers: {corpus.name}")  # an outdated one is deleted
+    items = []
+    for doc in jsonl(corpus):
+        elements = [Element(kind="Title", text=doc["title"])] if doc.get("title") else []
+        elements += [Element(kind="NarrativeText", text=p.strip()) for p in doc["text"].split("\n") if p.strip()]
+        items.append((str(doc["_id"]), elements))
+    for start in range(0, len(items), 16):
+        documents_index_elements(collection=collection, items=items[start : start + 16])
+        log(f"  indexed {min(start + 16, len(items))}/{len(items)} documents")
+    return collection_build_signature_set(collection=collection, signature=signature)
