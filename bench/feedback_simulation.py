@@ -23,6 +23,7 @@ from django.test import Client
 from accounts.services import api_token_create, membership_set
 from bench.retrieval_evaluation import BeirDataset, best_chunk_per_document
 from chat.models import Answer
+from chat.selectors import answer_trace
 from chat.services import answer_create, conversation_create
 from feedback.learning import feedback_learn
 from feedback.ranking import learned_tuning
@@ -126,7 +127,7 @@ def feed(dataset: BeirDataset, train: list[str], collection: Collection, documen
             answer_id = answer_create(conversation=conversation_create(owner=user, collection=collection),
                                       question=question, backend="extractive")["answer_id"]
             answer = Answer.objects.get(pk=answer_id)
-            good = any(p["document_id"] in {d.id for d in relevant} for p in answer.trace["retrieved"])
+            good = any(p.document_id in {d.id for d in relevant} for p in answer_trace(answer).retrieved)
             vote = {"rating": "up"} if good else {"rating": "down", "reasons": ["wrong_source"]}
             response = clients[user.id].post(f"/api/v1/answers/{answer_id}/feedback", vote,
                                              content_type="application/json")

@@ -18,8 +18,8 @@ import os
 import math
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol
 
 import httpx
 from django.conf import settings
@@ -29,7 +29,6 @@ from ingestion.tokenize import default_tokenizer
 from retrieval.types import ScoredChunk
 
 logger = logging.getLogger(__name__)
-BACKENDS = ("openai", "local", "extractive")
 # Passage tokens given to the local backend: SmolLM2's window is 8k tokens and a 135M model
 # reads about a thousand prompt tokens a second on two cores.
 LOCAL_CONTEXT_TOKENS = 2048
@@ -37,6 +36,18 @@ LOCAL_CONTEXT_TOKENS = 2048
 
 class LLMError(Exception):
     pass
+
+
+class LLMBackend(Protocol):
+    """What answers a question from numbered passages. `stream` yields the answer's text pieces as
+    they are made and puts the token counts it knows into `usage`; it raises LLMError when it
+    cannot answer (the caller then falls back to the extractive backend)."""
+
+    name: str
+    model: str
+
+    def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]],
+               usage: dict[str, int] | None = None) -> Iterator[str]: ...
 
 
 class ExtractiveBackend:
@@ -220,33 +231,69 @@ def default_local_gguf() -> str:
 
 _down_until: dict[str, float] = {}
 _down_reason: dict[str, str] = {}
-_backends: dict[str, Any] = {}
+# Backends by name: how to build each, and the one instance per process built on first use
+# (shared by every request, so a backend keeps no per-request state).
+_factories: dict[str, Callable[[], LLMBackend]] = {}
+_backends: dict[str, LLMBackend] = {}
 _lock = threading.Lock()
+
+
+def backend_register(name: str, factory: Callable[[], LLMBackend]) -> None:
+    """Make `factory` build the backend called `name` (LLM_BACKEND, an answer's `backend`)."""
+    with _lock:
+        _factories[name] = factory
+        _backends.pop(name, None)
+
+
+def backend_names() -> tuple[str, ...]:
+    return tuple(_factories)
+
+
+def get_backend(name: str) -> LLMBackend:
+    """The backend called `name`, built once per process. Raises LLMError for an unknown name or
+    a backend that cannot be built from the settings (it is built again on the next call)."""
+    with _lock:
+        if name not in _backends:
+            factory = _factories.get(name)
+            if factory is None:
+                raise LLMError(f"no LLM backend called {name!r}: use one of {', '.join(_factories)}")
+            _backends[name] = factory()
+        return _backends[name]
+
+
+def backends_reset() -> None:
+    """Forget the built backends and what is known to be down (settings changed; tests)."""
+    with _lock:
+        _backends.clear()
+    _down_until.clear()
+    _down_reason.clear()
+
+
+def _openai() -> LLMBackend:
+    if not settings.LLM_BASE_URL:
+        raise LLMError("LLM_BASE_URL is not set")
+    return OpenAIBackend(base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY, model=settings.LLM_MODEL,
+                         timeout=settings.LLM_TIMEOUT, retries=settings.LLM_RETRIES,
+                         max_output_tokens=settings.LLM_MAX_OUTPUT_TOKENS)
+
+
+def _local() -> LLMBackend:
+    return LocalBackend(gguf_path=settings.LLM_LOCAL_GGUF or default_local_gguf(),
+                        max_new_tokens=min(settings.LLM_LOCAL_MAX_NEW_TOKENS, settings.LLM_MAX_OUTPUT_TOKENS))
+
+
+backend_register("openai", _openai)
+backend_register("local", _local)
+backend_register("extractive", ExtractiveBackend)
+# The names every entry point offers (--backend, the chat API's `backend`).
+BACKENDS = backend_names()
 
 
 def configured_backend_name() -> str:
     name = settings.LLM_BACKEND or ("openai" if settings.LLM_BASE_URL else "extractive")
-    if name not in BACKENDS:
-        raise LLMError(f"LLM_BACKEND must be one of {', '.join(BACKENDS)}")
+    if name not in _factories:
+        raise LLMError(f"LLM_BACKEND must be one of {', '.join(_factories)}")
     return name
-
-
-def get_backend(name: str) -> Any:
-    with _lock:
-        if name not in _backends:
-            if name == "openai":
-                if not settings.LLM_BASE_URL:
-                    raise LLMError("LLM_BASE_URL is not set")
-                _backends[name] = OpenAIBackend(base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY,
-                                                model=settings.LLM_MODEL, timeout=settings.LLM_TIMEOUT,
-                                                retries=settings.LLM_RETRIES, max_output_tokens=settings.LLM_MAX_OUTPUT_TOKENS)
-            elif name == "local":
-                _backends[name] = LocalBackend(gguf_path=settings.LLM_LOCAL_GGUF or default_local_gguf(),
-                                               max_new_tokens=min(settings.LLM_LOCAL_MAX_NEW_TOKENS,
-                                                                  settings.LLM_MAX_OUTPUT_TOKENS))
-            else:
-                _backends[name] = ExtractiveBackend()
-        return _backends[name]
 
 
 def estimate_tokens(text: str) -> int:

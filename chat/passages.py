@@ -27,10 +27,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db.models import Q
+from django.db.models import Case, Q, TextField, Value, When
 from django.db.models.functions import Substr
 
+from chat.citations import sentences
 from ingestion.models import Chunk, Document
+from ingestion.tokenize import default_tokenizer
 from retrieval.types import ScoredChunk
 
 EXCERPT_SEPARATOR = "\n\n[…]\n\n"
@@ -76,9 +78,6 @@ def sentence_match_order(query: str, hits: Sequence[ScoredChunk]) -> list[Scored
     """`hits` re-ordered by reciprocal rank fusion of their given order and the score of their
     best-matching sentence (sum over the query terms it holds of ln(1 + S / s_t), S sentences in
     all candidates, s_t of them holding term t)."""
-    from chat.citations import sentences
-    from ingestion.tokenize import default_tokenizer
-
     tokenizer = default_tokenizer()
     terms = set(tokenizer(query))
     if not terms or len(hits) < 2:
@@ -177,25 +176,39 @@ def _runs(ordinals: list[int]) -> list[list[int]]:
     return runs
 
 
+def _excerpt_texts(excerpts: dict[int, list[tuple[int, int, list[int]]]]) -> dict[tuple[int, int], str]:
+    """(document id, excerpt index) -> the slice [start, end) of that document's parsed text, read
+    in one query: one column per excerpt, computed only on its own document's row."""
+    columns = {f"e{document}_{i}": Case(When(pk=document, then=Substr("parsed_text", start + 1, end - start)),
+                                        default=Value(""), output_field=TextField())
+               for document, spans in excerpts.items() for i, (start, end, _) in enumerate(spans)}
+    if not columns:
+        return {}
+    texts: dict[tuple[int, int], str] = {}
+    for row in Document.objects.filter(pk__in=list(excerpts)).values("id", **columns):
+        for i in range(len(excerpts[row["id"]])):
+            texts[(row["id"], i)] = row[f"e{row['id']}_{i}"] or ""
+    return texts
+
+
 def _materialise(
     chosen: dict[int, set[int]], seeds: dict[int, ScoredChunk], held: dict[int, list[int]],
     layout: dict[int, dict[int, Chunk]],
 ) -> list[Passage]:
-    """Each document's excerpts read as slices of its parsed text (one query per document)."""
+    """Each document's excerpts read as slices of its parsed text (one query for all of them)."""
+    excerpts = {document: [(min(layout[document][o].char_start for o in run),
+                            max(layout[document][o].char_end for o in run), run) for run in _runs(list(ordinals))]
+                for document, ordinals in chosen.items()}
+    texts = _excerpt_texts(excerpts)
     passages = []
-    for document, ordinals in chosen.items():
+    for document in chosen:
         chunks = layout[document]
-        excerpts = [(min(chunks[o].char_start for o in run), max(chunks[o].char_end for o in run), run)
-                    for run in _runs(list(ordinals))]
-        row = Document.objects.filter(pk=document).values(
-            **{f"e{i}": Substr("parsed_text", start + 1, end - start) for i, (start, end, _) in enumerate(excerpts)}
-        ).first() or {}
         seed = seeds[document]
         parts: list[str] = []
         spans: list[ChunkSpan] = []
         offset = 0
-        for i, (start, end, run) in enumerate(excerpts):
-            text = row.get(f"e{i}") or ""
+        for i, (start, end, run) in enumerate(excerpts[document]):
+            text = texts.get((document, i), "")
             if not text:
                 continue
             if parts:

@@ -3,9 +3,10 @@ citation check, stored answer with its trace."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
-from collections.abc import Generator, Iterator
-from dataclasses import asdict
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -13,16 +14,19 @@ from django.db import transaction
 
 from ingestion.access import collection_readable
 from accounts.audit import Action, audit_record
-from accounts.limits import LimitExceeded, Reservation, token_budget_reserve, token_budget_settle
 from chat import llm
-from chat.citations import check_citations
+from chat.citations import Citation, check_citations
+from chat.generation import Generated, generate
 from chat.models import Answer, Conversation
 from chat.passages import Passage, passages_build, sentence_match_order
 from chat.prompts import ANSWER_PROMPT_NAME, ANSWER_PROMPT_VERSION, answer_messages, standalone_query
 from chat.rendering import answer_html
+from chat.selectors import answer_mentions_document, answer_trace
+from chat.trace import AnswerTrace, PassageRecord, PromptRef, RetrievedChunk, SpanRecord, Timings
 from ingestion.models import Collection
 from retrieval.search import search
-from retrieval.types import ScoredChunk
+from ingestion.tokenize import default_tokenizer
+from retrieval.types import ScoredChunk, SearchResult
 
 NOT_COVERED = "The documents do not cover this."
 
@@ -61,17 +65,8 @@ def answer_as_dict(answer: Answer) -> dict[str, Any]:
         "abstained": answer.abstained,
         "citations": answer.citations,
         "created_at": answer.created_at.isoformat(),
-        "notice": answer.trace.get("notice", ""),
+        "notice": answer_trace(answer).notice or "",
     }
-
-
-def passage_trace(n: int, passage: ScoredChunk) -> dict[str, Any]:
-    data: dict[str, Any] = {"n": n, "chunk_id": passage.chunk_id, "document_id": passage.document_id,
-                            "filename": passage.filename, "page": passage.page_start, "text": passage.text}
-    if isinstance(passage, Passage):
-        data["chunks"] = [asdict(span) for span in passage.spans]
-        data["hits"] = passage.hits
-    return data
 
 
 def _context_tokens(backend: str) -> int:
@@ -90,8 +85,6 @@ def relevance_gate(query: str, passages: list[ScoredChunk]) -> tuple[bool, str]:
     Two signals, both cheap and available without a reranker: the best cosine similarity of a
     passage to the query, and the share of the query's keywords that the best passage contains.
     A passage must be clearly similar, or moderately similar and contain most keywords."""
-    from ingestion.tokenize import default_tokenizer
-
     if not passages:
         return False, "nothing was retrieved"
     tokenizer = default_tokenizer()
@@ -104,6 +97,34 @@ def relevance_gate(query: str, passages: list[ScoredChunk]) -> tuple[bool, str]:
     return best_vector >= settings.CHAT_MIN_VECTOR_SCORE and coverage >= settings.CHAT_MIN_KEYWORD_COVERAGE, why
 
 
+@dataclass(frozen=True)
+class Retrieval:
+    query: str  # the standalone query that was searched
+    result: SearchResult
+    ms: float
+
+
+@dataclass(frozen=True)
+class Context:
+    """The passages given to the model (none when the gate abstains) and how they were chosen."""
+
+    covered: bool
+    why: str  # the relevance gate's reading
+    passages: Sequence[ScoredChunk] = field(default_factory=list)
+    sentence_order: list[int] = field(default_factory=list)
+    ms: float | None = None
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The answer after the citation check: the text shown, its citations, what was removed."""
+
+    text: str
+    citations: list[Citation]
+    removed: int
+    abstained: bool
+
+
 def answer_events(
     *, conversation: Conversation, question: str, backend: str | None = None,
     history: list[tuple[str, str]] | None = None,
@@ -111,119 +132,115 @@ def answer_events(
     """Answer `question` in `conversation`, yielding ("token", {text}) events as text is generated,
     then ("citations", {citations}) and ("done", answer). The answer is stored before "done"."""
     started = time.perf_counter()
+    name = backend or llm.configured_backend_name()
+    retrieval = _retrieve(conversation, question, history)
+    context = _context(retrieval, backend=name)
+    generated, ttft = Generated(text="", backend="extractive"), None
+    if context.covered:
+        messages = answer_messages(question, context.passages)
+        pieces = generate(name, question, context.passages, messages, conversation.owner)
+        generated, ttft = yield from _token_events(pieces, started)
+    checked = _check(generated.text, context.passages)
+    if checked.abstained and not generated.text:
+        yield "token", {"text": NOT_COVERED}
+    trace = _trace(conversation, retrieval, context, generated, checked,
+                   ttft=ttft if ttft is not None else _ms(started), total=_ms(started))
+    answer = _store(conversation=conversation, question=question, checked=checked, trace=trace)
+    yield "citations", {"citations": answer.citations}
+    yield "done", answer_as_dict(answer)
+
+
+def _retrieve(conversation: Conversation, question: str, history: list[tuple[str, str]] | None) -> Retrieval:
+    """The question made standalone with the conversation's last answers, and its search."""
+    started = time.perf_counter()
     if history is None:
         history = list(conversation.answers.order_by("-created_at").values_list("question", "answer")[:3])[::-1]
     query = standalone_query(question, history)
     result = search(query, collection_ids=[conversation.collection_id], top_k=settings.CHAT_CANDIDATE_CHUNKS,
                     mode="hybrid", rerank=True)
-    retrieval_ms = _ms(started)
-    hits = result.results
-    trace: dict[str, Any] = {
-        "collection": conversation.collection.slug,
-        "standalone_query": query,
-        "retrieved": [{"chunk_id": p.chunk_id, "document_id": p.document_id, "scores": asdict(p.scores), "ranks": p.ranks}
-                      for p in hits],
-        "rerank": asdict(result.rerank),
-        "prompt": {"name": ANSWER_PROMPT_NAME, "version": ANSWER_PROMPT_VERSION},
-        "timings_ms": {"retrieval": retrieval_ms, "rerank": result.timings_ms.get("rerank", 0.0),
-                       "search_breakdown": result.timings_ms},
-    }
-    name = backend or llm.configured_backend_name()
-    text, used, ttft = "", "extractive", None
+    return Retrieval(query=query, result=result, ms=_ms(started))
+
+
+def _context(retrieval: Retrieval, *, backend: str) -> Context:
+    """The relevance gate, then the passages: hits in sentence-match order, widened and merged."""
+    hits = retrieval.result.results
     # The gate judges the best chunks themselves, before they are widened into passages.
-    covered, why = relevance_gate(query, hits[: settings.CHAT_PASSAGES])
-    trace["relevance"] = why
-    passages: list[ScoredChunk] = []
+    covered, why = relevance_gate(retrieval.query, hits[: settings.CHAT_PASSAGES])
     if not covered:
-        trace["abstained_because"] = why
-    else:
-        started_passages = time.perf_counter()
-        ordered = sentence_match_order(query, hits)
-        trace["sentence_order"] = [h.chunk_id for h in ordered]
-        passages = list(passages_build(
-            ordered, limit=settings.CHAT_PASSAGES, window=settings.CHAT_PASSAGE_WINDOW,
-            widen_top=settings.CHAT_WIDEN_TOP, budget_tokens=_context_tokens(name),
-        ))
-        trace["timings_ms"]["passages"] = _ms(started_passages)
-        messages = answer_messages(question, passages)
-        trace["passages"] = [passage_trace(n, p) for n, p in enumerate(passages, start=1)]
-        for used, piece in _generate(name, question, passages, messages, trace, conversation.owner):
+        return Context(covered=False, why=why)
+    started = time.perf_counter()
+    ordered = sentence_match_order(retrieval.query, hits)
+    passages = list(passages_build(
+        ordered, limit=settings.CHAT_PASSAGES, window=settings.CHAT_PASSAGE_WINDOW,
+        widen_top=settings.CHAT_WIDEN_TOP, budget_tokens=_context_tokens(backend),
+    ))
+    return Context(covered=True, why=why, passages=passages, sentence_order=[h.chunk_id for h in ordered],
+                   ms=_ms(started))
+
+
+def _token_events(pieces: Generator[str, None, Generated], started: float) -> Generator[Event, None, tuple[Generated, float | None]]:
+    """("token", {text}) per generated piece; returns the generation and the time to its first token."""
+    ttft = None
+    try:
+        while True:
+            try:
+                piece = next(pieces)
+            except StopIteration as done:
+                return done.value, ttft
             if ttft is None:
                 ttft = _ms(started)
-            text += piece
             yield "token", {"text": piece}
-    cleaned, citations, removed = check_citations(text, passages)
-    abstained = not citations or NOT_COVERED.lower().rstrip(".") in cleaned.lower()
-    if abstained:
-        cleaned, citations = NOT_COVERED, []
-        if not text:
-            yield "token", {"text": NOT_COVERED}
-    backend_object = llm.get_backend(used)
-    trace.update(
-        raw_answer=text, backend=used, model=backend_object.model, removed_citations=removed,
-    )
-    trace.setdefault("tokens", {"answer_chars": len(text)})
-    trace["timings_ms"].update(ttft=ttft if ttft is not None else _ms(started), total=_ms(started))
-    with transaction.atomic():
-        answer = Answer.objects.create(
-            conversation=conversation, question=question, standalone_query=query, answer=cleaned, backend=used,
-            model=backend_object.model, abstained=abstained, citations=[c.as_dict() for c in citations], trace=trace,
-        )
-        if not conversation.title:
-            conversation.title = question[:80]
-        conversation.save(update_fields=["title", "updated_at"])
-    yield "citations", {"citations": answer.citations}
-    yield "done", answer_as_dict(answer)
-
-
-def _generate(
-    name: str, question: str, passages: list[ScoredChunk], messages: list[dict[str, str]], trace: dict[str, Any],
-    user: Any,
-) -> Iterator[tuple[str, str]]:
-    """(backend that produced it, text piece). Falls back to extractive when the backend is known
-    to be down, fails before its first token (remembered, so later requests skip it at once), or
-    the user's daily token budget cannot cover the call (the answer then carries a notice)."""
-    if name != "extractive":
-        skip, reservation = llm.is_down(name), None
-        if not skip:
-            try:
-                reservation = token_budget_reserve(user=user, tokens=llm.request_max_tokens(messages))
-            except LimitExceeded as exc:
-                skip = exc.message
-                trace["notice"] = f"{exc.message} This answer quotes the passages without the language model."
-        if reservation is None:
-            trace["fallback"] = f"{name} skipped: {skip}"
-        elif (yield from _generate_billed(name, question, passages, messages, trace, reservation)):
-            return
-    for piece in llm.get_backend("extractive").stream(question=question, passages=passages, messages=messages):
-        yield "extractive", piece
-
-
-def _generate_billed(
-    name: str, question: str, passages: list[ScoredChunk], messages: list[dict[str, str]], trace: dict[str, Any],
-    reservation: Reservation,
-) -> Generator[tuple[str, str], None, bool]:
-    """Stream from the LLM backend `name`, then settle the token reservation to the usage the
-    backend reported (an estimate if it reported none; nothing if it produced nothing), also when
-    the client goes away mid-stream. True when this backend's text is the answer."""
-    usage: dict[str, int] = {}
-    text = ""
-    try:
-        for piece in llm.get_backend(name).stream(question=question, passages=passages, messages=messages, usage=usage):
-            text += piece
-            yield name, piece
-        return True
-    except llm.LLMError as exc:
-        llm.mark_down(name, str(exc))
-        trace["fallback"] = f"{name} failed: {exc}"
-        if text:
-            trace["truncated"] = True
-        return bool(text)
     finally:
-        estimate = sum(llm.estimate_tokens(m.get("content", "")) for m in messages) + llm.estimate_tokens(text)
-        used = usage.get("total_tokens", estimate) if text or usage else 0
-        token_budget_settle(reservation=reservation, used=used)
-        trace["tokens"] = usage or {"estimated_total_tokens": used}
+        pieces.close()  # the client went away: let the backend settle its token reservation now
+
+
+def _check(text: str, passages: Sequence[ScoredChunk]) -> Checked:
+    cleaned, citations, removed = check_citations(text, passages)
+    if not citations or NOT_COVERED.lower().rstrip(".") in cleaned.lower():
+        return Checked(text=NOT_COVERED, citations=[], removed=removed, abstained=True)
+    return Checked(text=cleaned, citations=citations, removed=removed, abstained=False)
+
+
+def _trace(conversation: Conversation, retrieval: Retrieval, context: Context, generated: Generated,
+           checked: Checked, *, ttft: float, total: float) -> AnswerTrace:
+    result = retrieval.result
+    return AnswerTrace(
+        collection=conversation.collection.slug, standalone_query=retrieval.query,
+        retrieved=[RetrievedChunk(chunk_id=p.chunk_id, document_id=p.document_id, scores=asdict(p.scores),
+                                  ranks=p.ranks) for p in result.results],
+        rerank=result.rerank, prompt=PromptRef(name=ANSWER_PROMPT_NAME, version=ANSWER_PROMPT_VERSION),
+        timings_ms=Timings(retrieval=retrieval.ms, rerank=result.timings_ms.get("rerank", 0.0),
+                           search_breakdown=result.timings_ms, passages=context.ms, ttft=ttft, total=total),
+        relevance=context.why, abstained_because=None if context.covered else context.why,
+        sentence_order=context.sentence_order,
+        passages=[passage_record(n, p) for n, p in enumerate(context.passages, start=1)],
+        raw_answer=generated.text, backend=generated.backend, model=llm.get_backend(generated.backend).model,
+        removed_citations=checked.removed,
+        tokens=generated.tokens if generated.tokens is not None else {"answer_chars": len(generated.text)},
+        notice=generated.notice, fallback=generated.fallback, truncated=generated.truncated,
+    )
+
+
+def passage_record(n: int, passage: ScoredChunk) -> PassageRecord:
+    record = PassageRecord(n=n, chunk_id=passage.chunk_id, document_id=passage.document_id, filename=passage.filename,
+                           page=passage.page_start, text=passage.text)
+    if isinstance(passage, Passage):
+        record.chunks = [SpanRecord(**asdict(span)) for span in passage.spans]
+        record.hits = passage.hits
+    return record
+
+
+@transaction.atomic
+def _store(*, conversation: Conversation, question: str, checked: Checked, trace: AnswerTrace) -> Answer:
+    answer = Answer.objects.create(
+        conversation=conversation, question=question, standalone_query=trace.standalone_query, answer=checked.text,
+        backend=trace.backend, model=trace.model, abstained=checked.abstained,
+        citations=[c.as_dict() for c in checked.citations], trace=trace.to_json(),
+    )
+    if not conversation.title:
+        conversation.title = question[:80]
+    conversation.save(update_fields=["title", "updated_at"])
+    return answer
 
 
 def answer_create(*, conversation: Conversation, question: str, backend: str | None = None) -> dict[str, Any]:
@@ -245,24 +262,27 @@ def answers_forget_document(*, document_id: int) -> int:
     quote and filename emptied and `source_deleted: true`; the backend's raw answer (which may
     quote the document) is emptied too, and `deleted_documents` lists the ids. Returns how many
     answers were changed."""
-    from django.db.models import Q
-
-    mentions = (Q(trace__passages__contains=[{"document_id": document_id}])
-                | Q(trace__retrieved__contains=[{"document_id": document_id}])
-                | Q(citations__contains=[{"document_id": document_id}]))
-    answers = list(Answer.objects.select_for_update().filter(mentions))
+    answers = list(Answer.objects.select_for_update().filter(answer_mentions_document(document_id)))
     for answer in answers:
-        trace = answer.trace
-        for passage in trace.get("passages", []):
-            if passage.get("document_id") == document_id:
-                passage.update(text="", filename=DELETED_SOURCE, source_deleted=True)
-        for row in trace.get("retrieved", []):
-            if row.get("document_id") == document_id:
-                row["source_deleted"] = True
+        trace = answer_trace(answer)
+        for passage in trace.passages:
+            if passage.document_id == document_id:
+                passage.text, passage.filename, passage.source_deleted = "", DELETED_SOURCE, True
+        for row in trace.retrieved:
+            if row.document_id == document_id:
+                row.source_deleted = True
         for citation in answer.citations:
             if citation.get("document_id") == document_id:
                 citation.update(quote="", filename=DELETED_SOURCE, source_deleted=True)
-        trace["raw_answer"] = ""
-        trace["deleted_documents"] = sorted({*trace.get("deleted_documents", []), document_id})
+        trace.raw_answer = ""
+        trace.deleted_documents = sorted({*(trace.deleted_documents or []), document_id})
+        answer.trace = trace.to_json()
         answer.save(update_fields=["trace", "citations"])
     return len(answers)
+
+
+def answer_traces_purge(*, created_before: dt.datetime) -> int:
+    """Retention: empty the traces of answers made before `created_before` (they keep
+    `{"purged": true}`; the answer and its citations stay). Returns how many were emptied."""
+    purged = AnswerTrace(purged=True).to_json()
+    return Answer.objects.filter(created_at__lt=created_before).exclude(trace=purged).update(trace=purged)

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from chat.selectors import answer_trace
 from feedback.models import AnswerEvent, LearnedRanking, RankingSignal, Review, ReviewLabel, Vote
 from feedback.signals import ranking_signal_set
 
@@ -35,7 +36,7 @@ class VoteAdmin(admin.ModelAdmin):
         return vote.answer.citations
 
     def trace(self, vote: Vote) -> object:
-        return vote.answer.trace
+        return answer_trace(vote.answer).to_json()
 
 
 @admin.register(AnswerEvent)

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from chat.prompts import answer_messages
+from chat.selectors import answer_trace
+from chat.trace import PassageRecord
 from feedback.models import Review, ReviewLabel
 from feedback.selectors import golden_set
 from ingestion.models import Chunk
@@ -53,15 +55,14 @@ def _redacted(value: Any) -> Any:
 def _exportable() -> Iterator[Review]:
     for review in golden_set():
         source_deleted = any(label.document_id is None for label in review.labels.all())
-        if not review.answer.trace.get("deleted_documents") and not source_deleted:
+        if not answer_trace(review.answer).deleted_documents and not source_deleted:
             yield review
 
 
 def _prompt_passages(review: Review) -> list[ScoredChunk]:
-    return [ScoredChunk(chunk_id=p["chunk_id"], document_id=p["document_id"], collection_id=0,
-                        filename=p.get("filename", ""), page_start=p.get("page"), page_end=p.get("page"),
-                        heading_path=[], text=p.get("text", ""))
-            for p in review.answer.trace.get("passages", [])]
+    return [ScoredChunk(chunk_id=p.chunk_id, document_id=p.document_id or 0, collection_id=0, filename=p.filename,
+                        page_start=p.page, page_end=p.page, heading_path=[], text=p.text)
+            for p in answer_trace(review.answer).passages]
 
 
 def sft_rows() -> Iterator[dict[str, Any]]:
@@ -93,17 +94,17 @@ def retrieval_rows() -> Iterator[dict[str, Any]]:
         labels = [label for label in review.labels.all() if label.document_id is not None]
         if not labels:
             continue
-        passages = [p for p in review.answer.trace.get("passages", []) if p.get("text")]
+        passages = [p for p in answer_trace(review.answer).passages if p.text]
         spans = {c["id"]: (c["document_id"], c["char_start"], c["char_end"]) for c in Chunk.objects.filter(
-            id__in=[p["chunk_id"] for p in passages] + [0]).values("id", "document_id", "char_start", "char_end")}
+            id__in=[p.chunk_id for p in passages] + [0]).values("id", "document_id", "char_start", "char_end")}
 
-        def is_right(passage: dict[str, Any]) -> bool:
-            span = spans.get(passage["chunk_id"])
+        def is_right(passage: PassageRecord) -> bool:
+            span = spans.get(passage.chunk_id)
             if span is not None:
                 return any(_overlaps(span, label) for label in labels)
-            return any(label.quote in passage["text"] or passage["text"] in label.quote for label in labels)
+            return any(label.quote in passage.text or passage.text in label.quote for label in labels)
 
-        negatives = [p for p in passages if not is_right(p)] or [None]
+        negatives: list[PassageRecord | None] = [p for p in passages if not is_right(p)] or [None]
         for label in labels:
             chunk = (Chunk.objects.filter(document_id=label.document_id, char_start__lt=label.char_end,
                                           char_end__gt=label.char_start).order_by("char_start").first())
@@ -111,11 +112,11 @@ def retrieval_rows() -> Iterator[dict[str, Any]]:
                 yield {
                     "anchor": review.answer.standalone_query,
                     "positive": chunk.text if chunk else label.quote,
-                    "negative": negative["text"] if negative else None,
+                    "negative": negative.text if negative else None,
                     "answer_id": review.answer_id, "review_id": review.id,
                     "positive_document_id": label.document_id, "positive_chunk_id": chunk.id if chunk else None,
-                    "negative_document_id": negative["document_id"] if negative else None,
-                    "negative_chunk_id": negative["chunk_id"] if negative else None,
+                    "negative_document_id": negative.document_id if negative else None,
+                    "negative_chunk_id": negative.chunk_id if negative else None,
                 }
 
 

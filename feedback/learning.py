@@ -19,8 +19,9 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from feedback.models import LearnedRanking, Review
+from feedback.models import LearnedRanking, Review, ReviewLabel
 from feedback.signals import review_evidence_record
+from ingestion.embedding import configured_model, get_embedder
 from ingestion.models import Chunk
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.metrics import ndcg_at
@@ -33,6 +34,7 @@ DEPTH = 100
 VECTOR_WEIGHTS = (0.25, 0.4, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 2.5, 4.0)
 ADAPTER_L2 = (0.01, 0.1, 1.0)
 HARD_NEGATIVES = 20
+MIN_CROSS_VALIDATED = 2
 
 
 @dataclass
@@ -49,6 +51,7 @@ class LabelledQuery:
 def labelled_queries() -> list[LabelledQuery]:
     """One example per distinct (question, collection) that reviewers gave right sources to."""
     merged: dict[tuple[str, int], LabelledQuery] = {}
+    labelled: list[tuple[LabelledQuery, ReviewLabel]] = []
     reviews = Review.objects.filter(not_in_documents=False).select_related("answer__conversation")
     for review in reviews.prefetch_related("labels").order_by("id"):
         labels = [label for label in review.labels.all() if label.document_id is not None]
@@ -56,11 +59,17 @@ def labelled_queries() -> list[LabelledQuery]:
             continue
         key = (review.answer.standalone_query.strip(), review.answer.conversation.collection_id)
         example = merged.setdefault(key, LabelledQuery(query=key[0], collection_id=key[1], relevant=set()))
-        for label in labels:
-            example.relevant.add(label.document_id)
-            example.positives.update(Chunk.objects.filter(
-                document_id=label.document_id, char_start__lt=label.char_end, char_end__gt=label.char_start,
-            ).values_list("id", flat=True))
+        example.relevant.update(label.document_id for label in labels if label.document_id is not None)
+        labelled += [(example, label) for label in labels]
+    # The chunks of every labelled document in one query; each example's positives are those
+    # that overlap one of its labels' spans.
+    spans: dict[int, list[tuple[int, int, int]]] = {}
+    rows = Chunk.objects.filter(document_id__in={label.document_id for _, label in labelled})
+    for chunk_id, document_id, start, end in rows.values_list("id", "document_id", "char_start", "char_end"):
+        spans.setdefault(document_id, []).append((chunk_id, start, end))
+    for example, label in labelled:
+        example.positives.update(chunk_id for chunk_id, start, end in spans.get(label.document_id or 0, [])
+                                 if start < label.char_end and label.char_start < end)
     return list(merged.values())
 
 
@@ -94,9 +103,18 @@ def baseline_lists(examples: list[LabelledQuery]) -> None:
 
 
 def folds(n: int, *, seed: int = 0) -> list[list[int]]:
+    """Held-out index sets: FOLDS of them, or one per example when there are fewer (never empty)."""
     order = list(range(n))
     random.Random(seed).shuffle(order)
-    return [order[i::FOLDS] for i in range(FOLDS)]
+    count = min(FOLDS, n)
+    return [order[i::count] for i in range(count)]
+
+
+def _too_few(n: int) -> dict[str, Any] | None:
+    """Why `n` examples cannot be cross-validated (each fold needs one to test and one to train on)."""
+    if n >= MIN_CROSS_VALIDATED:
+        return None
+    return {"kept": False, "why": f"{n} labelled queries: fewer than {MIN_CROSS_VALIDATED} to cross-validate"}
 
 
 def verdict(default: list[float], learned: list[float]) -> tuple[bool, dict[str, Any]]:
@@ -124,6 +142,9 @@ def best_vector_weight(examples: list[LabelledQuery]) -> float:
 
 
 def learn_fusion(examples: list[LabelledQuery]) -> tuple[dict[str, float], bool, dict[str, Any]]:
+    too_few = _too_few(len(examples))
+    if too_few is not None:
+        return {}, False, too_few
     default, learned = [], []
     for held_out in folds(len(examples)):
         train = [e for i, e in enumerate(examples) if i not in set(held_out)]
@@ -150,8 +171,6 @@ class AdapterData:
 
 
 def adapter_data(examples: list[LabelledQuery]) -> AdapterData:
-    from ingestion.embedding import get_embedder
-
     wanted = {c for e in examples for c in e.positives} | {c for e in examples for c, _ in e.bm25 + e.vector}
     vectors = {cid: np.asarray(v, dtype=np.float32)
                for cid, v in Chunk.objects.filter(id__in=wanted).values_list("id", "embedding")}
@@ -205,8 +224,14 @@ def rescored_vector_list(example: LabelledQuery, query: np.ndarray, adapter: np.
     return [(c, documents[c]) for c in ranked]
 
 
-def learn_adapter(examples: list[LabelledQuery], vector_weight: float) -> tuple[np.ndarray, bool, dict[str, Any]]:
-    """Cross-validate each regularisation strength (hybrid nDCG@10 with `vector_weight`), keep the best."""
+def learn_adapter(
+    examples: list[LabelledQuery], vector_weight: float
+) -> tuple[np.ndarray | None, bool, dict[str, Any]]:
+    """Cross-validate each regularisation strength (hybrid nDCG@10 with `vector_weight`), keep the
+    best; no adapter when too few examples have a positive chunk to cross-validate."""
+    too_few = _too_few(len(examples))
+    if too_few is not None:
+        return None, False, too_few
     data = adapter_data(examples)
     arrays = (data.queries, data.positives, data.negatives)
 
@@ -237,8 +262,6 @@ def learn_adapter(examples: list[LabelledQuery], vector_weight: float) -> tuple[
 def feedback_learn(*, log: Callable[[str], None] = print) -> list[LearnedRanking]:
     """Rebuild vote evidence, then learn fusion weights and the query adapter from the labelled
     queries and store them (active only when they win in cross-validation). Returns the new rows."""
-    from ingestion.embedding import configured_model
-
     for review in Review.objects.select_related("answer"):
         review_evidence_record(answer=review.answer)
     examples = labelled_queries()
@@ -253,10 +276,10 @@ def feedback_learn(*, log: Callable[[str], None] = print) -> list[LearnedRanking
     vector_weight = weights["vector"] if fusion_kept else 1.0
     adapter, adapter_kept, adapter_metrics = learn_adapter([e for e in examples if e.positives], vector_weight)
     log(f"query adapter: {adapter_metrics}")
-    dims = int(adapter.shape[0])
+    adapter_params = {"dimensions": int(adapter.shape[0])} if adapter is not None else {}
     return _store([(LearnedRanking.Kind.FUSION, weights, None, fusion_kept, fusion_metrics),
-                   (LearnedRanking.Kind.ADAPTER, {"dimensions": dims}, adapter.tobytes(), adapter_kept,
-                    adapter_metrics)], examples=len(examples), embedding_model=configured_model()[0])
+                   (LearnedRanking.Kind.ADAPTER, adapter_params, adapter.tobytes() if adapter is not None else None,
+                    adapter_kept, adapter_metrics)], examples=len(examples), embedding_model=configured_model()[0])
 
 
 @transaction.atomic

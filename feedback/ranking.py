@@ -1,14 +1,18 @@
 """What retrieval reads from feedback: the ranking signals of a candidate set and the learned tuning.
 
-retrieval.search calls these two selectors and nothing else of feedback."""
+Retrieval sits below feedback and never imports it: `LearnedFeedback` implements retrieval's
+RankingFeedback protocol with these two selectors, and FeedbackConfig.ready() registers it."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 from django.conf import settings
 from django.db import connection
 
 from feedback.models import LearnedRanking
+from ingestion.embedding import configured_model
 from retrieval.types import Signal, Tuning
 
 
@@ -35,7 +39,7 @@ FROM staff FULL OUTER JOIN votes ON votes.id = staff.id
 """
 
 
-def ranking_signals(chunk_ids: list[int]) -> dict[int, Signal]:
+def ranking_signals(chunk_ids: Sequence[int]) -> dict[int, Signal]:
     """The feedback signal of each chunk that has one, in one query for the whole candidate set.
 
     Staff boost/demote count FEEDBACK_SIGNAL_STAFF each way; reviewed votes count
@@ -45,7 +49,7 @@ def ranking_signals(chunk_ids: list[int]) -> dict[int, Signal]:
     if not chunk_ids:
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(_SIGNALS_SQL, {"ids": chunk_ids, "cap": settings.FEEDBACK_SIGNAL_USER_CAP,
+        cursor.execute(_SIGNALS_SQL, {"ids": list(chunk_ids), "cap": settings.FEEDBACK_SIGNAL_USER_CAP,
                                       "half_life": settings.FEEDBACK_SIGNAL_HALF_LIFE_DAYS * 86400.0})
         rows = cursor.fetchall()
     bound = settings.FEEDBACK_SIGNAL_MAX
@@ -66,8 +70,6 @@ _adapter_cache: tuple[int, np.ndarray] | None = None
 def learned_tuning() -> Tuning:
     """The learned fusion weights and query adapter in force (the newest active row of each kind,
     when its setting allows it; the adapter only for the embedding model it was trained on)."""
-    from ingestion.embedding import configured_model
-
     latest = {}
     for row in LearnedRanking.objects.order_by("kind", "-id").distinct("kind").defer("matrix"):
         latest[row.kind] = row
@@ -100,3 +102,14 @@ def _adapter_matrix(row: LearnedRanking) -> np.ndarray:
 
 def _weights_text(weights: dict[str, float]) -> str:
     return " · ".join(f"{name} {weight:.2f}" for name, weight in sorted(weights.items()))
+
+
+class LearnedFeedback:
+    """Feedback's side of retrieval.feedback_port.RankingFeedback: the learned tuning, and the
+    signals of a candidate set when FEEDBACK_SIGNALS is on."""
+
+    def tuning(self) -> Tuning:
+        return learned_tuning()
+
+    def signals(self, chunk_ids: Sequence[int]) -> dict[int, Signal]:
+        return ranking_signals(chunk_ids) if settings.FEEDBACK_SIGNALS else {}

@@ -12,6 +12,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from chat.models import Answer
+from chat.selectors import answer_mentions_document, answer_trace, answer_traces
+from chat.trace import AnswerTrace, RetrievedChunk
 from feedback.models import Review, Vote
 from ingestion.models import Chunk
 
@@ -50,8 +52,7 @@ def vote_list(*, filters: VoteFilters) -> QuerySet[Vote]:
     if f.user:
         votes = votes.filter(user__username=f.user)
     if f.document_id is not None:
-        votes = votes.filter(Q(answer__citations__contains=[{"document_id": f.document_id}])
-                             | Q(answer__trace__retrieved__contains=[{"document_id": f.document_id}]))
+        votes = votes.filter(answer_mentions_document(f.document_id, via="answer__"))
     if f.backend:
         votes = votes.filter(answer__backend=f.backend)
     if f.search:
@@ -60,14 +61,14 @@ def vote_list(*, filters: VoteFilters) -> QuerySet[Vote]:
     return votes.order_by("-updated_at", "-id")
 
 
-def _rates(rows: list[dict[str, Any]], key: str) -> list[tuple[str, int, int]]:
-    """(value, up votes, all votes) per value of `key`, most votes first."""
+def _rates(rows: list[tuple[str, Any]]) -> list[tuple[str, int, int]]:
+    """(value, up votes, all votes) per value, most votes first, from (rating, value) rows."""
     up: Counter[str] = Counter()
     total: Counter[str] = Counter()
-    for row in rows:
-        value = str(row[key]) if row[key] is not None else "—"
+    for rating, raw in rows:
+        value = str(raw) if raw is not None else "—"
         total[value] += 1
-        up[value] += row["rating"] == Vote.Rating.UP
+        up[value] += rating == Vote.Rating.UP
     return [(value, up[value], n) for value, n in total.most_common()]
 
 
@@ -83,25 +84,25 @@ def dashboard_data(*, days: int = 30, top: int = 10) -> dict[str, Any]:
     today = timezone.now().date()
     timeline = [(d, per_day[d]["up"], per_day[d]["down"]) for d in
                 (today - dt.timedelta(days=n) for n in range(days - 1, -1, -1))]
-    recent = Vote.objects.filter(updated_at__gte=since)
-    rows = list(recent.values("rating", "answer__backend", "answer__trace__prompt__version",
-                              "answer__conversation__collection__slug"))
-    down = list(recent.filter(rating=Vote.Rating.DOWN).values("reasons", "answer__citations", "answer__trace__passages"))
+    rows = list(Vote.objects.filter(updated_at__gte=since).values(
+        "rating", "reasons", "answer_id", "answer__backend", "answer__citations",
+        "answer__conversation__collection__slug"))
+    traces = answer_traces({row["answer_id"] for row in rows})
     documents: Counter[tuple[int, str]] = Counter()
     chunks: Counter[tuple[int, str]] = Counter()
     reasons: Counter[str] = Counter()
-    for vote in down:
+    for vote in (row for row in rows if row["rating"] == Vote.Rating.DOWN):
         reasons.update(vote["reasons"])
-        sources = vote["answer__citations"] or vote["answer__trace__passages"] or []
-        for doc in {(s["document_id"], s.get("filename", "")) for s in sources}:
+        sources = _sources(vote["answer__citations"], traces.get(vote["answer_id"]))
+        for doc in {(document_id, filename) for document_id, _, filename in sources}:
             documents[doc] += 1
-        for chunk in {(s["chunk_id"], s.get("filename", "")) for s in sources}:
+        for chunk in {(chunk_id, filename) for _, chunk_id, filename in sources}:
             chunks[chunk] += 1
     return {
         "timeline": timeline,
-        "by_backend": _rates(rows, "answer__backend"),
-        "by_prompt": _rates(rows, "answer__trace__prompt__version"),
-        "by_collection": _rates(rows, "answer__conversation__collection__slug"),
+        "by_backend": _rates([(r["rating"], r["answer__backend"]) for r in rows]),
+        "by_prompt": _rates([(r["rating"], _prompt_version(traces.get(r["answer_id"]))) for r in rows]),
+        "by_collection": _rates([(r["rating"], r["answer__conversation__collection__slug"]) for r in rows]),
         "documents": documents.most_common(top),
         "chunks": chunks.most_common(top),
         "reasons": reasons.most_common(),
@@ -109,6 +110,19 @@ def dashboard_data(*, days: int = 30, top: int = 10) -> dict[str, Any]:
         "days": days,
         "reviewed": Review.objects.count(),
     }
+
+
+def _sources(citations: list[dict[str, Any]], trace: AnswerTrace | None) -> list[tuple[int, int, str]]:
+    """(document id, chunk id, filename) of what the user saw cited, else of the passages given to
+    the model."""
+    if citations:
+        return [(c["document_id"], c["chunk_id"], c.get("filename", "")) for c in citations]
+    passages = trace.passages if trace is not None else []
+    return [(p.document_id, p.chunk_id, p.filename) for p in passages if p.document_id is not None]
+
+
+def _prompt_version(trace: AnswerTrace | None) -> str | None:
+    return trace.prompt.version or None if trace is not None else None
 
 
 @dataclass
@@ -129,25 +143,24 @@ class PassageView:
 def answer_passages(answer: Answer) -> list[PassageView]:
     """Every retrieved passage with its per-stage scores, its text from the trace (the text the
     model saw), or from the current index when the trace has none (abstained answers)."""
-    trace = answer.trace or {}
-    given = {p["chunk_id"]: p for p in trace.get("passages", [])}
-    retrieved = trace.get("retrieved") or [{"chunk_id": cid, "document_id": p.get("document_id")}
-                                           for cid, p in given.items()]
-    missing = [r["chunk_id"] for r in retrieved if r["chunk_id"] not in given]
+    trace = answer_trace(answer)
+    given = {p.chunk_id: p for p in trace.passages}
+    retrieved = trace.retrieved or [RetrievedChunk(chunk_id=cid, document_id=p.document_id) for cid, p in given.items()]
+    missing = [r.chunk_id for r in retrieved if r.chunk_id not in given]
     current = {c.id: c for c in Chunk.objects.filter(id__in=missing).select_related("document")}
     views = []
     for row in retrieved:
-        passage = given.get(row["chunk_id"])
-        chunk = current.get(row["chunk_id"])
+        passage = given.get(row.chunk_id)
+        chunk = current.get(row.chunk_id)
         if passage is not None:
-            text, filename, page = passage.get("text", ""), passage.get("filename", ""), passage.get("page")
+            text, filename, page = passage.text, passage.filename, passage.page
         else:
             text = chunk.text if chunk else ""
             filename = chunk.document.original_filename if chunk else ""
             page = chunk.page_start if chunk else None
         views.append(PassageView(
-            n=passage["n"] if passage else None, chunk_id=row["chunk_id"], document_id=row.get("document_id"),
-            filename=filename, page=page, text=text, scores=row.get("scores", {}), ranks=row.get("ranks", {}),
-            source_deleted=bool((passage or row).get("source_deleted")),
+            n=passage.n if passage else None, chunk_id=row.chunk_id, document_id=row.document_id,
+            filename=filename, page=page, text=text, scores=row.scores, ranks=row.ranks,
+            source_deleted=(passage or row).source_deleted,
         ))
     return views

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chat.models import Answer
+from chat.services import answer_traces_purge
 from feedback.models import AnswerEvent, LearnedRanking, RankingSignal, Review, ReviewLabel, SignalEvidence, Vote
 from feedback.signals import review_evidence_record
 from ingestion.access import collections_readable
@@ -141,8 +142,7 @@ def feedback_purge(*, older_than_days: int) -> dict[str, int]:
         "events": AnswerEvent.objects.filter(created_at__lt=cutoff).delete()[0],
         "reviews": Review.objects.filter(updated_at__lt=cutoff).delete()[1].get("feedback.Review", 0),
     }
-    old = Answer.objects.filter(created_at__lt=cutoff).exclude(trace={"purged": True})
-    counts["traces"] = old.update(trace={"purged": True})
+    counts["traces"] = answer_traces_purge(created_before=cutoff)
     return counts
 
 

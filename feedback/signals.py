@@ -1,6 +1,6 @@
 """Writes of ranking signals: staff boost / demote / hide, and the evidence that reviewed votes give.
 
-Retrieval reads the result through feedback.selectors.ranking_signals, never these tables."""
+Retrieval reads the result through feedback.ranking (registered as its RankingFeedback), never these tables."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from chat.models import Answer
+from chat.selectors import answer_trace
 from feedback.models import RankingSignal, Review, SignalEvidence, Vote
 from ingestion.models import Chunk, Document
 
@@ -42,7 +43,7 @@ def review_evidence_record(*, answer: Answer) -> int:
     if review is None:
         return 0
     right = set(review.labels.exclude(document=None).values_list("document_id", flat=True))
-    given = [(p["document_id"], p["chunk_id"]) for p in answer.trace.get("retrieved", [])]
+    given = [(p.document_id, p.chunk_id) for p in answer_trace(answer).retrieved]
     live_chunks = set(Chunk.objects.filter(id__in=[cid for _, cid in given]).values_list("id", flat=True))
     wrong = [(doc, cid) for doc, cid in given if doc not in right and cid in live_chunks]
     if not right and not review.not_in_documents:

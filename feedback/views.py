@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from chat.models import Answer
+from chat.selectors import answer_trace
 from feedback import charts
 from feedback.forms import ReviewForm, VoteFilterForm
 from feedback.models import Review
@@ -72,7 +73,7 @@ def answer_detail(request: HttpRequest, answer_id: int) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
     return render(request, "feedback/answer.html", {
-        "answer": answer, "passages": passages, "votes": answer.votes.select_related("user"),
+        "answer": answer, "trace": answer_trace(answer), "passages": passages, "votes": answer.votes.select_related("user"),
         "events": answer.events.select_related("user"), "review": review, "form": form,
         "saved": "saved" in request.GET,
     })

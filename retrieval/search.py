@@ -1,55 +1,22 @@
-"""search(): BM25 and vector candidates, fused, reranked — composed in plain code.
+"""search(): BM25 and vector candidates, feedback signals, fusion, reranking — composed in plain code.
 
-The API, the retrieval lab, chat and the evaluation harness all call this one function.
+The API, the retrieval lab, chat and the evaluation harness all call this one function. Its
+stages live in retrieval.stages; what it takes from feedback comes through retrieval.feedback_port.
 """
 
 from __future__ import annotations
 
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Literal
-
-import numpy as np
 
 from django.conf import settings
 
-from feedback.ranking import learned_tuning, ranking_signals
-from ingestion.embedding import get_embedder
 from ingestion.models import Chunk
-from retrieval.bm25 import BM25Retriever
-from retrieval.fusion import reciprocal_rank_fusion
-from retrieval.rerank import RerankUnavailable, get_reranker
-from retrieval.types import RerankInfo, ScoredChunk, SearchResult, Signal, StageScores, Tuning
-from retrieval.vector import VectorRetriever
+from retrieval.feedback_port import ranking_feedback
+from retrieval.stages import MODES, Mode, apply_signals, fuse, ms_since, retrieve
+from retrieval.stages import rerank as rerank_stage  # search()'s `rerank` flag shadows the name
+from retrieval.types import Hit, ScoredChunk, SearchResult, SearchTrace, StageScores, Tuning
 
-Mode = Literal["hybrid", "bm25", "vector"]
-MODES: tuple[str, ...] = ("hybrid", "bm25", "vector")
-
-_components: tuple[BM25Retriever, VectorRetriever] | None = None
-_lock = threading.Lock()
-
-
-def _retrievers() -> tuple[BM25Retriever, VectorRetriever]:
-    global _components
-    if _components is None:
-        with _lock:
-            if _components is None:
-                _components = (BM25Retriever(), VectorRetriever())
-    return _components
-
-
-_embedding_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="query-embedding")
-
-
-def _embed_query(query: str) -> tuple[np.ndarray, float]:
-    started = time.perf_counter()
-    vector = get_embedder().embed_query(query)
-    return vector, _ms(started)
-
-
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 2)
+__all__ = ["MODES", "Mode", "search"]
 
 
 def search(
@@ -67,105 +34,33 @@ def search(
     """The `top_k` best chunks for `query` in the given collections, with every stage's score.
 
     `collection_ids` must come from ingestion.access (what the caller may read): both retrievers
-    filter by it inside their SQL. Feedback shapes the ranking: `tuning` (default: what was learned
-    from reviews, feedback.selectors.learned_tuning) weights the fusion and adapts the query
-    embedding; with `signals`, staff and vote signals adjust fused scores and hidden chunks drop out."""
+    filter by it inside their SQL. Feedback shapes the ranking through the registered
+    RankingFeedback: `tuning` (default: what it learned from reviews) weights the fusion and adapts
+    the query embedding; with `signals`, staff and vote signals adjust fused scores and hidden
+    chunks drop out. Raises ValueError for an unknown mode."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     started = time.perf_counter()
+    feedback = ranking_feedback()
     pool = candidates if candidates is not None else max(settings.RETRIEVAL_CANDIDATES, top_k)
-    bm25, vector = _retrievers()
-    tuning = tuning if tuning is not None else learned_tuning()
-    timings: dict[str, float] = {"bm25": 0.0, "vector": 0.0, "signals": 0.0, "fusion": 0.0, "rerank": 0.0}
-    scores: dict[int, StageScores] = {}
-    ranks: dict[int, dict[str, int | None]] = {}
-
-    def note(stage: str, ranked: list[tuple[int, float]]) -> None:
-        for rank, (chunk_id, score) in enumerate(ranked, start=1):
-            setattr(scores.setdefault(chunk_id, StageScores()), stage, score)
-            ranks.setdefault(chunk_id, {})[stage] = rank
-
-    lists: dict[str, list[tuple[int, float]]] = {}
-    # In hybrid mode the query is embedded in another thread while BM25 runs in Postgres: the two
-    # waits overlap (torch releases the GIL), so hybrid costs about the slower of them, not both.
-    embedding = _embedding_threads.submit(_embed_query, query) if mode == "hybrid" else None
-    if mode in ("hybrid", "bm25"):
-        t = time.perf_counter()
-        lists["bm25"] = [(h.chunk_id, h.score) for h in bm25.run(query, collection_ids=collection_ids, top_k=pool)]
-        timings["bm25"] = _ms(t)
-    if mode in ("hybrid", "vector"):
-        query_vector, embed_ms = embedding.result() if embedding is not None else _embed_query(query)
-        t = time.perf_counter()
-        lists["vector"] = [
-            (h.chunk_id, h.score)
-            for h in vector.run(tuning.adapt(query_vector), collection_ids=collection_ids, top_k=pool)
-        ]
-        timings["vector"] = round(embed_ms + _ms(t), 2)  # embedding + index search
-    t = time.perf_counter()
-    chunk_signals: dict[int, Signal] = {}
-    if signals and settings.FEEDBACK_SIGNALS:
-        chunk_signals = ranking_signals(sorted({cid for lst in lists.values() for cid, _ in lst}))
-    hidden = {cid for cid, signal in chunk_signals.items() if signal.hidden}
-    lists = {name: [pair for pair in lst if pair[0] not in hidden] for name, lst in lists.items()}
-    timings["signals"] = _ms(t)
-    for name, lst in lists.items():
-        note(name, lst)
-    t = time.perf_counter()
-    if mode == "hybrid":
-        fused = reciprocal_rank_fusion([[cid for cid, _ in lst] for lst in lists.values()], k=settings.RRF_K,
-                                       weights=[tuning.weight(name) for name in lists])
-    else:
-        fused = lists[mode]
-    fused = _with_signals(fused, chunk_signals, scores)
-    note("fused", fused)
-    timings["fusion"] = _ms(t)
-
-    ordered = [cid for cid, _ in fused]
-    rerank_info = RerankInfo(applied=False, reason="not requested" if not rerank else "no candidates to rerank")
     head_size = rerank_top_n if rerank_top_n is not None else settings.RERANK_TOP_N
-    wanted = set(ordered[: max(top_k, head_size)] if rerank else ordered[:top_k])
-    for lst in [*lists.values(), fused]:
-        wanted.update(cid for cid, _ in lst[:top_k])
-    chunks = _load_chunks(list(wanted))
-    if rerank and ordered:
-        t = time.perf_counter()
-        head = [cid for cid in ordered[:head_size] if cid in chunks]
-        try:
-            rerank_scores = get_reranker().run(query, [chunks[cid].text for cid in head])
-            reranked = sorted(zip(head, rerank_scores), key=lambda p: (-p[1], p[0]))
-            note("rerank", reranked)
-            head_ids = set(head)
-            ordered = [cid for cid, _ in reranked] + [cid for cid in ordered if cid not in head_ids]
-            rerank_info = RerankInfo(applied=True)
-        except RerankUnavailable as exc:
-            rerank_info = RerankInfo(applied=False, reason=str(exc))
-        timings["rerank"] = _ms(t)
-    notes = {cid: signal.note for cid, signal in chunk_signals.items()}
-    results = [_scored(chunks[cid], scores[cid], ranks[cid], notes) for cid in ordered[:top_k] if cid in chunks]
-    timings["total"] = _ms(started)
-    stages = {
-        stage: [_scored(chunks[cid], scores[cid], ranks[cid], notes) for cid, _ in lst[:top_k] if cid in chunks]
-        for stage, lst in [*lists.items(), ("fused", fused)]
-    }
-    return SearchResult(results=results, rerank=rerank_info, timings_ms=timings, stages=stages, hidden=len(hidden),
-                        tuning=tuning)
+    tuning = tuning if tuning is not None else feedback.tuning()
+    retrieved = retrieve(query, mode=mode, collection_ids=collection_ids, pool=pool, tuning=tuning)
+    kept, chunk_signals = apply_signals(retrieved, feedback if signals else None)
+    fused = fuse(kept, mode=mode, tuning=tuning, signals=chunk_signals)
+    chunks = _load_chunks(_wanted(kept.lists(), fused.hits, top_k=top_k, head=head_size if rerank else 0))
+    reranked = rerank_stage(query, fused.hits, {cid: c.text for cid, c in chunks.items()}, requested=rerank,
+                            head_size=head_size)
+    trace = SearchTrace(candidates=kept, signals=chunk_signals, fused=fused, reranked=reranked)
+    return _result(trace, chunks, top_k=top_k, tuning=tuning, total_ms=ms_since(started))
 
 
-def _with_signals(
-    fused: list[tuple[int, float]], chunk_signals: dict[int, Signal], scores: dict[int, StageScores]
-) -> list[tuple[int, float]]:
-    """Each fused score moved by its signal: score + |score| x adjustment (the adjustment is bounded,
-    so a signal can lift or sink a hit among its neighbours, never above any score ratio)."""
-    if not chunk_signals:
-        return fused
-    adjusted = []
-    for cid, score in fused:
-        signal = chunk_signals.get(cid)
-        if signal is not None and signal.adjustment:
-            scores.setdefault(cid, StageScores()).signal = signal.adjustment
-            score += abs(score) * signal.adjustment
-        adjusted.append((cid, score))
-    return sorted(adjusted, key=lambda pair: (-pair[1], pair[0]))
+def _wanted(lists: dict[str, list[Hit]], fused: list[Hit], *, top_k: int, head: int) -> list[int]:
+    """The chunks to load: the reranker's head and every stage's first `top_k`."""
+    wanted = {h.chunk_id for h in fused[: max(top_k, head)]}
+    for hits in [*lists.values(), fused]:
+        wanted.update(h.chunk_id for h in hits[:top_k])
+    return list(wanted)
 
 
 def _load_chunks(chunk_ids: list[int]) -> dict[int, Chunk]:
@@ -176,7 +71,33 @@ def _load_chunks(chunk_ids: list[int]) -> dict[int, Chunk]:
     return {row.id: row for row in rows}
 
 
-def _scored(chunk: Chunk, scores: StageScores, ranks: dict[str, int | None], notes: dict[int, str]) -> ScoredChunk:
+def _result(trace: SearchTrace, chunks: dict[int, Chunk], *, top_k: int, tuning: Tuning,
+            total_ms: float) -> SearchResult:
+    """The first `top_k` of the final order, and of each stage's list, with every stage's score
+    and rank of each chunk."""
+    positions = {stage: {h.chunk_id: (rank, h.score) for rank, h in enumerate(hits, start=1)}
+                 for stage, hits in trace.rankings().items()}
+
+    def scored(cid: int) -> ScoredChunk:
+        def score(stage: str) -> float | None:
+            found = positions.get(stage, {}).get(cid)
+            return found[1] if found is not None else None
+
+        signal = trace.signals.by_chunk.get(cid)
+        adjustment = signal.adjustment if signal is not None and signal.adjustment and cid in positions["fused"] else None
+        stage_scores = StageScores(bm25=score("bm25"), vector=score("vector"), fused=score("fused"),
+                                   rerank=score("rerank"), signal=adjustment)
+        ranks: dict[str, int | None] = {stage: at[cid][0] for stage, at in positions.items() if cid in at}
+        return _scored(chunks[cid], stage_scores, ranks, signal.note if signal is not None else "")
+
+    results = [scored(cid) for cid in trace.reranked.order[:top_k] if cid in chunks]
+    stages = {stage: [scored(h.chunk_id) for h in hits[:top_k] if h.chunk_id in chunks]
+              for stage, hits in [*trace.candidates.lists().items(), ("fused", trace.fused.hits)]}
+    return SearchResult(results=results, rerank=trace.reranked.info, timings_ms=trace.timings_ms(total_ms),
+                        stages=stages, hidden=len(trace.signals.hidden), tuning=tuning, trace=trace)
+
+
+def _scored(chunk: Chunk, scores: StageScores, ranks: dict[str, int | None], note: str) -> ScoredChunk:
     return ScoredChunk(
         chunk_id=chunk.id,
         document_id=chunk.document_id,
@@ -187,6 +108,6 @@ def _scored(chunk: Chunk, scores: StageScores, ranks: dict[str, int | None], not
         heading_path=list(chunk.heading_path or []),
         text=chunk.text,
         scores=scores,
-        ranks=dict(ranks),
-        signal_note=notes.get(chunk.id, ""),
+        ranks=ranks,
+        signal_note=note,
     )

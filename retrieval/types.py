@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,6 +41,70 @@ class RerankInfo:
     reason: str = ""
 
 
+class Hit(NamedTuple):
+    chunk_id: int
+    score: float
+
+
+@dataclass(frozen=True)
+class StageRun:
+    """One stage's ranking, best first, and how long the stage took."""
+
+    hits: list[Hit]
+    ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Each retriever's list; None when the mode does not run that retriever."""
+
+    bm25: StageRun | None
+    vector: StageRun | None
+
+    def lists(self) -> dict[str, list[Hit]]:
+        """The lists that ran, by retriever name, in fusion order (bm25 first)."""
+        return {name: run.hits for name, run in (("bm25", self.bm25), ("vector", self.vector)) if run is not None}
+
+
+@dataclass(frozen=True)
+class Signals:
+    """The feedback signal of each candidate that has one, and the candidates staff hid."""
+
+    by_chunk: dict[int, Signal]
+    hidden: frozenset[int]
+    ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Reranked:
+    """The final order of the fused candidates: the reranked head (`hits`, with the cross-encoder's
+    scores; empty when the stage was skipped) followed by the rest in fused order."""
+
+    order: list[int]
+    hits: list[Hit]
+    info: RerankInfo
+    ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class SearchTrace:
+    """Every stage of one search, in the order they ran."""
+
+    candidates: Candidates
+    signals: Signals
+    fused: StageRun
+    reranked: Reranked
+
+    def rankings(self) -> dict[str, list[Hit]]:
+        """Each stage's ranking by stage name (the names of StageScores and ScoredChunk.ranks)."""
+        return {**self.candidates.lists(), "fused": self.fused.hits, "rerank": self.reranked.hits}
+
+    def timings_ms(self, total: float) -> dict[str, float]:
+        bm25, vector = self.candidates.bm25, self.candidates.vector
+        return {"bm25": bm25.ms if bm25 else 0.0, "vector": vector.ms if vector else 0.0,
+                "signals": self.signals.ms, "fusion": self.fused.ms, "rerank": self.reranked.ms, "total": total}
+
+
 @dataclass
 class SearchResult:
     results: list[ScoredChunk]
@@ -50,6 +115,8 @@ class SearchResult:
     # Candidates that staff hid, and the learned tuning that applied.
     hidden: int = 0
     tuning: Tuning | None = None
+    # Every stage's ranking and timing, as search() ran them.
+    trace: SearchTrace | None = None
 
 
 @dataclass(frozen=True)

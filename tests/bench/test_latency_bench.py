@@ -45,7 +45,7 @@ def write_tiny_sources(folder: Path) -> Path:
 def bench_database(transactional_db, monkeypatch):  # type: ignore[no-untyped-def]
     # The benchmark's collections live in another database: start from a fresh retriever cache
     # and put the one of the other tests back afterwards.
-    monkeypatch.setattr("retrieval.search._components", None)
+    monkeypatch.setattr("retrieval.stages._components", None)
     database_drop(BENCH_DATABASE)
     yield BENCH_DATABASE
     database_drop(BENCH_DATABASE)

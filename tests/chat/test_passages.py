@@ -86,3 +86,13 @@ def test_a_citation_never_quotes_the_excerpt_separator(chunks):
     assert EXCERPT_SEPARATOR in passage.text
     _, [citation], _ = check_citations("Zebras [1].", [passage])
     assert "…" not in citation.quote and citation.quote in Chunk.objects.get(pk=citation.chunk_id).text
+
+
+def test_the_passages_of_many_documents_are_read_in_three_queries(db, django_assert_num_queries):
+    collection_with_texts("many", {f"note{i}.txt": f"Note {i}. The archive room {i} holds box {i}." for i in range(4)})
+    hits = [hit(c) for c in Chunk.objects.select_related("document").filter(document__collection__slug="many")]
+    assert len({h.document_id for h in hits}) == 4
+    with django_assert_num_queries(3):  # the hits' ordinals, their neighbours, every excerpt's text
+        passages = build(hits)
+    assert sorted(p.filename for p in passages) == [f"note{i}.txt" for i in range(4)]
+    assert all(p.text == Chunk.objects.get(pk=p.chunk_id).text for p in passages)

@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from feedback.learning import feedback_learn
+from chat.models import Answer, Conversation
+from feedback.learning import feedback_learn, labelled_queries
 from feedback.models import LearnedRanking
 from ingestion.embedding import configured_model
-from ingestion.models import Chunk, Collection
+from feedback.services import ReviewSource, review_submit
+from ingestion.models import Chunk, Collection, Document
 from ingestion.parsing import Element
 from ingestion.services import collection_create, documents_index_elements
 from retrieval.search import search
@@ -99,3 +101,37 @@ def test_learning_from_too_few_reviews_keeps_the_defaults(corpus):
     assert {row.kind for row in rows} == {"fusion", "adapter"}
     assert not any(row.active for row in rows) and "fewer than" in rows[0].metrics["why"]
     assert hybrid(corpus).tuning.notes == []
+
+
+QUESTIONS = {"zurich.txt": "How much is a hotel night in Zurich?", "laptops.txt": "When are laptops replaced?",
+             "lunch.txt": "When is lunch served?", "trains.txt": "Which class do we travel by train?"}
+
+
+def reviewed(collection: Collection, owner, staff, names: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """One reviewed answer per document named, its question labelled with that document."""
+    conversation = Conversation.objects.create(owner=owner, collection=collection)
+    for name in names:
+        document = Document.objects.get(collection=collection, original_filename=name)
+        answer = Answer.objects.create(conversation=conversation, question=QUESTIONS[name],
+                                       standalone_query=QUESTIONS[name], answer="a", backend="extractive")
+        review_submit(answer=answer, reviewer=staff, verdict="correct",
+                      sources=[ReviewSource(document_id=document.id, quote=document.parsed_text[:20])])
+
+
+@pytest.mark.parametrize("examples", [1, 3])
+def test_learning_from_fewer_than_five_labelled_queries_does_not_crash(corpus, owner, staff, settings, examples):
+    settings.FEEDBACK_LEARN_MIN_EXAMPLES = 1
+    reviewed(corpus, owner, staff, list(QUESTIONS)[:examples])
+    rows = feedback_learn(log=lambda line: None)
+    assert {row.kind for row in rows} == {"fusion", "adapter"} and all(row.examples == examples for row in rows)
+    if examples == 1:
+        assert not any(row.active for row in rows) and all("cross-validate" in row.metrics["why"] for row in rows)
+    else:
+        assert all(len(row.metrics["cv_gain_per_fold"]) == examples for row in rows)
+
+
+def test_labelled_queries_find_their_positive_chunks_in_one_query(corpus, owner, staff, django_assert_num_queries):
+    reviewed(corpus, owner, staff, list(QUESTIONS))
+    with django_assert_num_queries(3):  # reviews with their answers, their labels, the labelled chunks
+        examples = labelled_queries()
+    assert len(examples) == 4 and all(len(e.positives) == 1 and len(e.relevant) == 1 for e in examples)

@@ -115,3 +115,15 @@ def test_list_filters_by_status(api):
     assert len(api.get("/api/v1/documents?status=queued").json()) == 1
     assert api.get("/api/v1/documents?status=indexed").json() == []
     assert api.get("/api/v1/documents?status=bogus").status_code == 400
+
+
+def test_an_upload_makes_a_fixed_number_of_queries(api, django_assert_num_queries):
+    _post(api, upload("first.txt", b"the first file"))
+    with django_assert_num_queries(QUERIES_PER_UPLOAD):
+        response = _post(api, upload("second.txt", b"the second file"))
+    assert response.status_code == 202
+
+
+# The token and its last use (2), the collection and its access check (3), the upload quota (2), the
+# duplicate check (1), the document and its audit event in a savepoint (4).
+QUERIES_PER_UPLOAD = 12

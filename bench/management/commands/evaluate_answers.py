@@ -21,6 +21,7 @@ from bench.retrieval_evaluation import percentile
 from chat import llm
 from chat.citations import without_markers
 from chat.models import Answer
+from chat.selectors import answer_trace
 from chat.services import answer_events, conversation_create
 from config.commands import AppCommand
 
@@ -67,21 +68,21 @@ class Command(AppCommand):
             if event == "done":
                 final = data
         total = (time.perf_counter() - started) * 1000
-        trace = Answer.objects.get(pk=final["answer_id"]).trace
+        trace = answer_trace(Answer.objects.get(pk=final["answer_id"]))
         return {"final": final, "trace": trace, "ttft": ttft if ttft is not None else total, "total": total}
 
     def _report(self, questions: list[dict[str, Any]], rows: list[dict[str, Any]], off: list[dict[str, Any]], backend: str) -> dict[str, Any]:
         recall, answered, f1, em, lead, raw_valid, raw_total, post_valid, post_total = [], [], [], [], [], 0, 0, 0, 0
         for question, row in zip(questions, rows):
             golds = [g for g in question["answers"] if g]
-            passages = [p["text"] for p in row["trace"].get("passages", [])]
+            passages = [p.text for p in row["trace"].passages]
             recall.append(float(any(g.lower() in p.lower() for g in golds for p in passages)))
             answered.append(float(not row["final"]["abstained"]))
             text = without_markers(row["final"]["answer"])
             f1.append(best_f1(text, golds))
             em.append(exact_match(text, golds))
             lead.append(best_f1(lead_sentence(passages[0]), golds) if passages else 0.0)
-            valid, total = raw_citation_checks(row["trace"].get("raw_answer", ""), passages)
+            valid, total = raw_citation_checks(row["trace"].raw_answer, passages)
             raw_valid, raw_total = raw_valid + valid, raw_total + total
             for citation in row["final"]["citations"]:
                 post_total += 1
