@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
@@ -56,3 +58,12 @@ class TokenAuth(HttpBearer):
 
 # SessionAuth enforces CSRF on unsafe methods (csrf=True is its default).
 api_auth = [TokenAuth(), SessionAuth()]
+
+
+def user_of(request: HttpRequest) -> User:
+    """The signed-in user of a request that passed authentication (login_required, or the API's
+    session or token auth); PermissionDenied for an anonymous one, which those never let through."""
+    user = request.user
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise PermissionDenied("Sign in first.")
+    return user

@@ -17,6 +17,8 @@ from django.db import connections, router, transaction
 
 
 class LockingDatabaseCache(DatabaseCache):
+    _table: str  # set by DatabaseCache.__init__ (the stubs do not declare it)
+
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         db = router.db_for_write(self.cache_model_class)
         connection = connections[db]

@@ -4,7 +4,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from accounts.audit import RequestInfo, client_ip, current_request
@@ -31,7 +31,7 @@ class RequestIdMiddleware:
         finally:
             current_request.reset(token)
         response["X-Request-ID"] = request_id
-        if response.streaming and not isinstance(response, FileResponse):
+        if isinstance(response, StreamingHttpResponse) and not isinstance(response, FileResponse):
             # A stream's body runs after this returns: keep the request's id for its events.
             response.streaming_content = _with_request(info, response.streaming_content)
         return response

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractUser, Group
+from django.contrib.auth.models import Group, User
 from django.db import transaction
 from django.utils import timezone
 
@@ -28,8 +28,8 @@ def token_hash(raw: str) -> str:
 
 @transaction.atomic
 def api_token_create(
-    *, user: AbstractUser, name: str = "", read_only: bool = False, collections: list[Collection] | None = None,
-    actor: AbstractUser | None = None,
+    *, user: User, name: str = "", read_only: bool = False, collections: list[Collection] | None = None,
+    actor: User | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token; returns it with the raw secret, which is never stored. `actor` is who
     asked for it, when not `user` (None from the command line).
@@ -51,7 +51,7 @@ def api_token_create(
 
 
 @transaction.atomic
-def api_token_revoke(*, prefix: str, actor: AbstractUser | None = None) -> int:
+def api_token_revoke(*, prefix: str, actor: User | None = None) -> int:
     """Revoke the active tokens that start with `prefix` (or equal it); returns how many."""
     if len(prefix) < 6:
         raise ValueError("give at least the first 6 characters of the token")
@@ -84,7 +84,7 @@ def admin_ensure(*, stdout: Any = None) -> str | None:
 
 def admin_ensure_on_migrate(sender: Any, using: str = "default", **kwargs: Any) -> None:
     # Test databases get their users from fixtures, not from here.
-    if using != "default" or settings.DATABASES["default"]["NAME"].startswith("test_"):
+    if using != "default" or str(settings.DATABASES["default"]["NAME"]).startswith("test_"):
         return
     admin_ensure()
 
@@ -99,8 +99,8 @@ def _member_label(membership: CollectionMembership) -> str:
 
 @transaction.atomic
 def membership_set(
-    *, collection: Collection, role: str, actor: AbstractUser | None,
-    user: AbstractUser | None = None, group: Group | None = None,
+    *, collection: Collection, role: str, actor: User | None,
+    user: User | None = None, group: Group | None = None,
 ) -> CollectionMembership:
     """Give `user` or `group` (exactly one) `role` in `collection`, adding or changing it."""
     if (user is None) == (group is None):
@@ -119,7 +119,7 @@ def membership_set(
 
 
 @transaction.atomic
-def membership_remove(*, membership: CollectionMembership, actor: AbstractUser | None) -> None:
+def membership_remove(*, membership: CollectionMembership, actor: User | None) -> None:
     audit_record(action=Action.MEMBERSHIP_CHANGED, actor=actor, target=membership.collection, change="removed",
                  member=_member_label(membership), role=membership.role)
     membership.delete()

@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from ingestion.access import access_collection, collection_role, collections_managed, collections_readable
+from accounts.auth import user_of
 from accounts.forms import CollectionCreateForm, CollectionRenameForm, MemberAddForm, RoleForm
 from accounts.models import CollectionMembership, Role
 from accounts.services import membership_remove, membership_set
@@ -27,7 +28,7 @@ def collections_page(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         _staff_only(request)
         if form.is_valid():
-            collection = collection_add(slug=form.cleaned_data["slug"], name=form.cleaned_data["name"], actor=request.user)
+            collection = collection_add(slug=form.cleaned_data["slug"], name=form.cleaned_data["name"], actor=user_of(request))
             messages.success(request, f"Created {collection.name}.")
             return redirect("collection", slug=collection.slug)
     readable = [(c, collection_role(request.user, c)) for c in collections_readable(request.user)]
@@ -51,12 +52,12 @@ def collection_settings(request: HttpRequest, slug: str) -> HttpResponse:
     _staff_only(request)
     collection = access_collection(request.user, slug, role=Role.MANAGER, archived=True)
     if "archive" in request.POST or "restore" in request.POST:
-        collection_archive_set(collection=collection, archived="archive" in request.POST, actor=request.user)
+        collection_archive_set(collection=collection, archived="archive" in request.POST, actor=user_of(request))
         messages.success(request, f"{collection.name} {'archived' if collection.archived_at else 'restored'}.")
     else:
         form = CollectionRenameForm(request.POST)
         if form.is_valid():
-            collection_rename(collection=collection, name=form.cleaned_data["name"], actor=request.user)
+            collection_rename(collection=collection, name=form.cleaned_data["name"], actor=user_of(request))
             messages.success(request, f"Renamed to {collection.name}.")
     return redirect("collection", slug=collection.slug)
 
@@ -68,12 +69,12 @@ def member_add(request: HttpRequest, slug: str) -> HttpResponse:
     form = MemberAddForm(request.POST)
     if form.is_valid():
         membership = membership_set(
-            collection=collection, role=form.cleaned_data["role"], actor=request.user,
+            collection=collection, role=form.cleaned_data["role"], actor=user_of(request),
             user=form.cleaned_data.get("user_object"), group=form.cleaned_data.get("group_object"),
         )
         messages.success(request, f"{membership.user or membership.group} is now {membership.role}.")
     else:
-        messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
     return redirect("collection", slug=collection.slug)
 
 
@@ -84,13 +85,13 @@ def member_change(request: HttpRequest, slug: str, membership_id: int) -> HttpRe
     membership = get_object_or_404(CollectionMembership, pk=membership_id, collection=collection)
     who = membership.user or membership.group
     if "remove" in request.POST:
-        membership_remove(membership=membership, actor=request.user)
+        membership_remove(membership=membership, actor=user_of(request))
         messages.success(request, f"Removed {who}.")
         return redirect("collection", slug=collection.slug)
     form = RoleForm(request.POST)
     if form.is_valid():
         membership_set(
-            collection=collection, role=form.cleaned_data["role"], actor=request.user,
+            collection=collection, role=form.cleaned_data["role"], actor=user_of(request),
             user=membership.user, group=membership.group,
         )
         messages.success(request, f"{who} is now {form.cleaned_data['role']}.")

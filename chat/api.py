@@ -10,6 +10,7 @@ from ninja import Router, Status
 from ninja.errors import HttpError
 
 from ingestion.access import access_collection, collections_readable
+from accounts.auth import user_of
 from accounts.limits import ReleasingIterator, rate_limit_hit, stream_slot_acquire
 from chat import llm
 from chat.models import Conversation
@@ -33,7 +34,7 @@ def _own_conversation(request: HttpRequest, conversation_id: int) -> Conversatio
     """The user's own conversation in a collection they may still read (404 otherwise)."""
     conversation = (
         Conversation.objects.select_related("collection")
-        .filter(pk=conversation_id, owner=request.user, collection__in=collections_readable(request.user))
+        .filter(pk=conversation_id, owner=user_of(request), collection__in=collections_readable(request.user))
         .first()
     )
     if conversation is None:
@@ -43,14 +44,14 @@ def _own_conversation(request: HttpRequest, conversation_id: int) -> Conversatio
 
 @router.get("/conversations", response=list[ConversationOut])
 def conversations_list(request: HttpRequest) -> list[dict[str, Any]]:
-    conversations = Conversation.objects.filter(owner=request.user, collection__in=collections_readable(request.user))
+    conversations = Conversation.objects.filter(owner=user_of(request), collection__in=collections_readable(request.user))
     return [_conversation_dict(c) for c in conversations.select_related("collection")[:200]]
 
 
 @router.post("/conversations", response={201: ConversationOut})
 def conversations_create(request: HttpRequest, payload: ConversationIn) -> Status:
     collection = access_collection(request.user, payload.collection)
-    return Status(201, _conversation_dict(conversation_create(owner=request.user, collection=collection, title=payload.title)))
+    return Status(201, _conversation_dict(conversation_create(owner=user_of(request), collection=collection, title=payload.title)))
 
 
 @router.get("/conversations/{conversation_id}", response=ConversationDetailOut,
@@ -90,7 +91,7 @@ def conversation_for_question(request: HttpRequest, conversation_id: int | None,
     if conversation_id is not None:
         return _own_conversation(request, conversation_id)
     collection = access_collection(request.user, collection_slug)
-    return conversation_create(owner=request.user, collection=collection, title=question[:80])
+    return conversation_create(owner=user_of(request), collection=collection, title=question[:80])
 
 
 @router.post("/chat", response=AnswerOut, summary="Ask a question; `stream: true` answers with server-sent events")

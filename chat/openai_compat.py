@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.http.response import HttpResponseBase
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
@@ -50,7 +51,7 @@ def models(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
-def chat_completions(request: HttpRequest) -> HttpResponse:
+def chat_completions(request: HttpRequest) -> HttpResponseBase:
     user = _user(request)
     if user is None:
         return _error(401, "Send a Footnote API token as the bearer key.", "authentication_error")

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, cast
 from dataclasses import dataclass, field
 
 from django.db.models import Case, Q, TextField, Value, When
@@ -185,7 +186,9 @@ def _excerpt_texts(excerpts: dict[int, list[tuple[int, int, list[int]]]]) -> dic
     if not columns:
         return {}
     texts: dict[tuple[int, int], str] = {}
-    for row in Document.objects.filter(pk__in=list(excerpts)).values("id", **columns):
+    # The excerpt columns are computed, so the stubs cannot type the rows.
+    rows = cast(Iterable[dict[str, Any]], Document.objects.filter(pk__in=list(excerpts)).values("id", **columns))
+    for row in rows:
         for i in range(len(excerpts[row["id"]])):
             texts[(row["id"], i)] = row[f"e{row['id']}_{i}"] or ""
     return texts

@@ -65,7 +65,7 @@ def answer_html(text: str, citation_numbers: Iterable[int]) -> str:
     md = _markdown()
     numbers = frozenset(int(n) for n in citation_numbers)
     tokens = md.parse(text)
-    renderer = type(md.renderer)()
+    renderer: Any = type(md.renderer)()  # markdown-it's RendererHTML (the protocol type has no rules)
     renderer.rules["text"] = _cite_buttons(numbers)
     renderer.rules["image"] = _image_as_alt_text
     html = renderer.render(tokens, md.options, {})

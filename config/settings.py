@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 import Stemmer
@@ -106,12 +107,13 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
+DATABASES: dict[str, dict[str, Any]]
 if EMBEDDED_DB or "?host=/" in DATABASE_URL:  # a Unix socket (the embedded server)
     DATABASES = {"default": database_settings_from_uri(DATABASE_URL)}
     # Worker processes started by tests connect to the test database of the same server.
     DATABASES["default"]["NAME"] = env_str("EMBEDDED_DATABASE_NAME", str(DATABASES["default"]["NAME"]))
 else:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {"default": dict(dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True))}
 DATABASES["default"]["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", "test_footnote")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -69,7 +69,7 @@ class RankingSignalForm(forms.ModelForm):
         fields = ("document", "chunk", "action", "note")
 
     def clean(self) -> dict[str, object]:
-        data = super().clean()
+        data = super().clean() or {}
         chunk, document = data.get("chunk"), data.get("document")
         if chunk is not None and document is not None and chunk.document_id != document.id:
             raise ValidationError("This chunk is not part of that document.")

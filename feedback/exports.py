@@ -106,6 +106,7 @@ def retrieval_rows() -> Iterator[dict[str, Any]]:
 
         negatives: list[PassageRecord | None] = [p for p in passages if not is_right(p)] or [None]
         for label in labels:
+            assert label.document_id is not None  # labels of deleted sources were left out above
             chunk = (Chunk.objects.filter(document_id=label.document_id, char_start__lt=label.char_end,
                                           char_end__gt=label.char_start).order_by("char_start").first())
             for negative in negatives:

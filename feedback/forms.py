@@ -62,9 +62,11 @@ class ReviewForm(forms.Form):
             offset = p.text.find(quote)
             if offset < 0:
                 raise forms.ValidationError(f"The quote for passage {p.filename} is not verbatim in that passage.")
+            assert p.document_id is not None  # a deleted source's passage has no text to quote
             chunk = chunks.get(p.chunk_id)
-            pin = chunk.char_start + offset if chunk else None
-            if chunk and chunk.document.parsed_text[pin:pin + len(quote)] != quote:
-                pin = None
+            pin: int | None = None
+            if chunk is not None:
+                start = chunk.char_start + offset
+                pin = start if chunk.document.parsed_text[start:start + len(quote)] == quote else None
             found.append(ReviewSource(document_id=p.document_id, quote=quote, char_start=pin))
         return found

@@ -6,6 +6,7 @@ RankingFeedback protocol with these two selectors, and FeedbackConfig.ready() re
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 from django.conf import settings
@@ -95,7 +96,7 @@ def _adapter_matrix(row: LearnedRanking) -> np.ndarray:
         return cached[1]
     blob = LearnedRanking.objects.values_list("matrix", flat=True).get(pk=row.id)
     n = int(row.params["dimensions"])
-    matrix = np.frombuffer(bytes(blob), dtype=np.float32).reshape(n, n)
+    matrix = np.frombuffer(bytes(cast(bytes, blob)), dtype=np.float32).reshape(n, n)
     _adapter_cache = (row.id, matrix)
     return matrix
 

@@ -42,10 +42,10 @@ def review_evidence_record(*, answer: Answer) -> int:
     review = Review.objects.filter(answer=answer).first()
     if review is None:
         return 0
-    right = set(review.labels.exclude(document=None).values_list("document_id", flat=True))
+    right = {doc for doc in review.labels.values_list("document_id", flat=True) if doc is not None}
     given = [(p.document_id, p.chunk_id) for p in answer_trace(answer).retrieved]
     live_chunks = set(Chunk.objects.filter(id__in=[cid for _, cid in given]).values_list("id", flat=True))
-    wrong = [(doc, cid) for doc, cid in given if doc not in right and cid in live_chunks]
+    wrong = [(doc, cid) for doc, cid in given if doc is not None and doc not in right and cid in live_chunks]
     if not right and not review.not_in_documents:
         wrong = []  # the reviewer marked nothing: no judgement on the passages either
     rows = []

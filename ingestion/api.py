@@ -8,6 +8,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from ingestion.access import access_chunk, access_collection, access_document, collections_readable
+from accounts.auth import user_of
 from accounts.limits import rate_limit_hit, upload_volume_reserve
 from accounts.models import Role
 from ingestion.models import Document
@@ -37,7 +38,7 @@ def document_upload(
     rate_limit_hit(user=request.user, scope="upload")
     target = access_collection(request.user, collection, role=Role.CONTRIBUTOR)
     upload_volume_reserve(user=request.user, size_bytes=sum(f.size or 0 for f in uploads))
-    outcomes = [document_ingest(collection=target, uploaded_by=request.user, file=f) for f in uploads]
+    outcomes = [document_ingest(collection=target, uploaded_by=user_of(request), file=f) for f in uploads]
     body = [
         {
             "id": o.document.id if o.document else None,
@@ -78,7 +79,7 @@ def document_retry_endpoint(request: HttpRequest, document_id: int) -> Status:
 
 @router.delete("/documents/{document_id}", response={204: None}, summary="Delete a document and its chunks")
 def document_delete_endpoint(request: HttpRequest, document_id: int) -> Status:
-    document_delete(document=access_document(request.user, document_id, change=True), actor=request.user)
+    document_delete(document=access_document(request.user, document_id, change=True), actor=user_of(request))
     return Status(204, None)
 
 

@@ -94,7 +94,7 @@ class TorchEncoder:
         # sentence-transformers 6 renamed the method; older releases only have the long name.
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dimensions = int(getter())
-        self.max_tokens = int(self.model.max_seq_length)
+        self.max_tokens = int(model.max_seq_length)
         self.tokenizer: Any = self.model.tokenizer
 
     def count_tokens(self, text: str) -> int:

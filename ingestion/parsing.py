@@ -203,6 +203,9 @@ def parse_file(path: Path, *, filename: str, content_type: str) -> ParsedDocumen
 def _partition(path: Path, *, filename: str, content_type: str) -> list[Any]:
     from unstructured.partition.auto import partition
 
+    # Attachments would be partitioned with the PDF "fast" strategy, which refuses images and
+    # audio; the message itself is indexed.
+    options: dict[str, Any] = {"process_attachments": False} if content_type in EMAIL_TYPES else {}
     raw = partition(
         filename=str(path),
         metadata_filename=filename,
@@ -210,9 +213,7 @@ def _partition(path: Path, *, filename: str, content_type: str) -> list[Any]:
         strategy="fast",
         languages=["eng"],
         include_page_breaks=False,
-        # Attachments would be partitioned with the PDF "fast" strategy, which refuses images
-        # and audio; the message itself is indexed.
-        **({"process_attachments": False} if content_type in EMAIL_TYPES else {}),
+        **options,
     )
     if content_type == "message/rfc822":
         raw = [*raw, *_forwarded_messages(path)]

@@ -18,7 +18,7 @@ from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.apps import apps as django_apps
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser, AbstractUser
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -89,7 +89,7 @@ def collection_create(*, slug: str, name: str, kind: str = Collection.Kind.USER)
 
 
 @transaction.atomic
-def collection_add(*, slug: str, name: str, actor: AbstractUser | None) -> Collection:
+def collection_add(*, slug: str, name: str, actor: User | None) -> Collection:
     """A new user collection (with its own vector index), created by staff."""
     collection = collection_create(slug=slug, name=name)
     audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=collection, change="created")
@@ -97,7 +97,7 @@ def collection_add(*, slug: str, name: str, actor: AbstractUser | None) -> Colle
 
 
 @transaction.atomic
-def collection_rename(*, collection: Collection, name: str, actor: AbstractUser | None) -> Collection:
+def collection_rename(*, collection: Collection, name: str, actor: User | None) -> Collection:
     audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=collection, change="renamed",
                  name_before=collection.name, name=name)
     collection.name = name
@@ -106,7 +106,7 @@ def collection_rename(*, collection: Collection, name: str, actor: AbstractUser 
 
 
 @transaction.atomic
-def collection_archive_set(*, collection: Collection, archived: bool, actor: AbstractUser | None) -> Collection:
+def collection_archive_set(*, collection: Collection, archived: bool, actor: User | None) -> Collection:
     """Archive (hide from pickers, search, chat and uploads; keep the data) or restore."""
     collection.archived_at = timezone.now() if archived else None
     collection.save(update_fields=["archived_at"])
@@ -176,7 +176,7 @@ def collection_bulk_load_finish(*, collection: Collection, maintenance_work_mem:
 
 
 def document_ingest(
-    *, collection: Collection, uploaded_by: AbstractBaseUser | None, file: UploadedFile, enqueue: bool = True
+    *, collection: Collection, uploaded_by: User | None, file: UploadedFile, enqueue: bool = True
 ) -> IngestOutcome:
     """Store one uploaded file and queue it for processing, or say why it is refused.
 
@@ -298,7 +298,7 @@ def document_retry(*, document: Document) -> Document:
 
 
 @transaction.atomic
-def document_delete(*, document: Document, actor: AbstractBaseUser | None = None) -> None:
+def document_delete(*, document: Document, actor: User | None = None) -> None:
     """Delete the document, its chunks, vectors and postings, its stored file, and its text in
     answer traces and review labels."""
     document = Document.objects.select_for_update().get(pk=document.pk)

@@ -136,7 +136,7 @@ def _export(*, source: str, backend: str, out: Path) -> None:
 
     model = SentenceTransformer(source, device="cpu")
     meta = _describe(model, source)
-    transformer = model[0]
+    transformer: Any = model[0]  # the Transformer module (SentenceTransformer indexes as a Sequential)
     tokenizer = transformer.tokenizer
     tokenizer.save_pretrained(str(out))
     sample = tokenizer(["a short one", "and a somewhat longer second sentence"], padding=True, return_tensors="pt")
