@@ -11,8 +11,9 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    from config.embedded_db import local_environment_prepare
     from django.core.management import execute_from_command_line
+
+    from config.embedded_db import local_environment_prepare
 
     local_environment_prepare(os.environ)
     execute_from_command_line(sys.argv)

@@ -9,11 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from ingestion.access import access_collection, collection_role, collections_managed, collections_readable
 from accounts.auth import user_of
 from accounts.forms import CollectionCreateForm, CollectionRenameForm, MemberAddForm, RoleForm
 from accounts.models import CollectionMembership, Role
 from accounts.services import membership_remove, membership_set
+from ingestion.access import access_collection, collection_role, collections_managed, collections_readable
 from ingestion.services import collection_add, collection_archive_set, collection_rename
 
 

@@ -31,9 +31,9 @@ from feedback.services import ReviewSource, ranking_state_reset, review_submit
 from ingestion.embedding import get_embedder
 from ingestion.models import Collection, Document
 from ingestion.services import collection_kind_set
+from ingestion.tokenize import default_tokenizer
 from retrieval.metrics import ndcg_at
 from retrieval.search import search
-from ingestion.tokenize import default_tokenizer
 from retrieval.types import Tuning
 
 SEED = 2026

@@ -9,13 +9,20 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Router, Status
 from ninja.errors import HttpError
 
-from ingestion.access import access_collection, collections_readable
 from accounts.auth import user_of
 from accounts.limits import ReleasingIterator, rate_limit_hit, stream_slot_acquire
 from chat import llm
 from chat.models import Conversation
-from chat.schemas import AnswerOut, ChatIn, ConversationDetailOut, ConversationIn, ConversationOut, ConversationPatch
+from chat.schemas import (
+    AnswerOut,
+    ChatIn,
+    ConversationDetailOut,
+    ConversationIn,
+    ConversationOut,
+    ConversationPatch,
+)
 from chat.services import answer_as_dict, answer_create, answer_events, conversation_create, conversation_open
+from ingestion.access import access_collection, collections_readable
 
 router = Router(tags=["chat"])
 

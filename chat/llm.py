@@ -14,8 +14,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -123,13 +123,15 @@ class OpenAIBackend:
             started = False
             try:
                 timeout = httpx.Timeout(self.timeout, connect=min(5.0, self.timeout))
-                with httpx.Client(timeout=timeout) as client:
-                    with client.stream("POST", f"{self.base_url}/chat/completions", json=payload, headers=headers) as response:
-                        if response.status_code >= 400:
-                            raise LLMError(f"the LLM endpoint answered HTTP {response.status_code}")
-                        for piece in self._pieces(response, usage if usage is not None else {}):
-                            started = True
-                            yield piece
+                url = f"{self.base_url}/chat/completions"
+                with httpx.Client(timeout=timeout) as client, client.stream(
+                    "POST", url, json=payload, headers=headers
+                ) as response:
+                    if response.status_code >= 400:
+                        raise LLMError(f"the LLM endpoint answered HTTP {response.status_code}")
+                    for piece in self._pieces(response, usage if usage is not None else {}):
+                        started = True
+                        yield piece
                 return
             except (httpx.HTTPError, LLMError) as exc:
                 if started or attempt > self.retries:

@@ -14,15 +14,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.http.response import HttpResponseBase
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from ingestion.access import access_collection, collections_readable
 from accounts.auth import token_for
 from accounts.limits import ReleasingIterator, rate_limit_hit, stream_slot_acquire
 from chat.services import answer_events, conversation_create
+from ingestion.access import access_collection, collections_readable
 
 
 def _error(status: int, message: str, kind: str = "invalid_request_error") -> JsonResponse:

@@ -25,8 +25,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any, cast
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from django.db.models import Case, Q, TextField, Value, When
 from django.db.models.functions import Substr
@@ -210,7 +210,7 @@ def _materialise(
         parts: list[str] = []
         spans: list[ChunkSpan] = []
         offset = 0
-        for i, (start, end, run) in enumerate(excerpts[document]):
+        for i, (start, _end, run) in enumerate(excerpts[document]):
             text = texts.get((document, i), "")
             if not text:
                 continue

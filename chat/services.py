@@ -12,7 +12,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from ingestion.access import collection_readable
 from accounts.audit import Action, audit_record
 from chat import llm
 from chat.citations import Citation, check_citations
@@ -23,9 +22,10 @@ from chat.prompts import ANSWER_PROMPT_NAME, ANSWER_PROMPT_VERSION, answer_messa
 from chat.rendering import answer_html
 from chat.selectors import answer_mentions_document, answer_trace
 from chat.trace import AnswerTrace, PassageRecord, PromptRef, RetrievedChunk, SpanRecord, Timings
+from ingestion.access import collection_readable
 from ingestion.models import Collection
-from retrieval.search import search
 from ingestion.tokenize import default_tokenizer
+from retrieval.search import search
 from retrieval.types import ScoredChunk, SearchResult
 
 NOT_COVERED = "The documents do not cover this."

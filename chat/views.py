@@ -4,8 +4,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from ingestion.access import collections_readable
 from chat.llm import configured_backend_name
+from ingestion.access import collections_readable
 
 
 @login_required

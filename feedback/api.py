@@ -6,7 +6,6 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
-
 from feedback.services import answer_visible_to, event_record, feedback_record
 
 router = Router(tags=["feedback"])

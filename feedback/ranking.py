@@ -16,7 +16,6 @@ from feedback.models import LearnedRanking
 from ingestion.embedding import configured_model
 from retrieval.types import Signal, Tuning
 
-
 _SIGNALS_SQL = """
 WITH c AS (SELECT id, document_id FROM ingestion_chunk WHERE id = ANY(%(ids)s)),
 staff AS (

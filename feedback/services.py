@@ -14,7 +14,15 @@ from django.utils import timezone
 
 from chat.models import Answer
 from chat.services import answer_traces_purge
-from feedback.models import AnswerEvent, LearnedRanking, RankingSignal, Review, ReviewLabel, SignalEvidence, Vote
+from feedback.models import (
+    AnswerEvent,
+    LearnedRanking,
+    RankingSignal,
+    Review,
+    ReviewLabel,
+    SignalEvidence,
+    Vote,
+)
 from feedback.signals import review_evidence_record
 from ingestion.access import collections_readable
 from ingestion.models import Document

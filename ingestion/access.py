@@ -25,7 +25,15 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from accounts.access import DEFAULT_SLUG, has_role, memberships_of, refusal, request_token, role_resolve, user_active
+from accounts.access import (
+    DEFAULT_SLUG,
+    has_role,
+    memberships_of,
+    refusal,
+    request_token,
+    role_resolve,
+    user_active,
+)
 from accounts.models import Role
 from ingestion.models import Chunk, Collection, Document
 

@@ -7,10 +7,10 @@ from ninja import File, Form, Router, Status
 from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
-from ingestion.access import access_chunk, access_collection, access_document, collections_readable
 from accounts.auth import user_of
 from accounts.limits import rate_limit_hit, upload_volume_reserve
 from accounts.models import Role
+from ingestion.access import access_chunk, access_collection, access_document, collections_readable
 from ingestion.models import Document
 from ingestion.schemas import ChunkSourceOut, DocumentDetailOut, DocumentOut, UploadResultOut
 from ingestion.selectors import document_as_dict, document_get, document_list

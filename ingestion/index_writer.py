@@ -14,8 +14,8 @@ from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, CollectionTerm, Document
 from ingestion.embedding import get_embedder
+from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, CollectionTerm, Document
 from ingestion.parsing import ParseError
 from ingestion.tokenize import default_tokenizer, term_frequencies
 

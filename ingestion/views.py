@@ -5,8 +5,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from ingestion.access import access_document, collections_with_role
 from accounts.models import Role
+from ingestion.access import access_document, collections_with_role
 from ingestion.models import Chunk
 from ingestion.parsing import storage_path
 

@@ -6,8 +6,8 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Router
 
-from ingestion.access import access_collection
 from accounts.limits import rate_limit_hit
+from ingestion.access import access_collection
 from ingestion.selectors import vectors_notice
 from retrieval.schemas import SearchIn, SearchOut
 from retrieval.search import search

@@ -26,7 +26,6 @@ from django.db import connection
 
 from ingestion.tokenize import Tokenizer, default_tokenizer
 
-
 # Scores are float8 sums; the pruning check keeps this relative margin so that rounding can
 # never let a chunk outside the candidates tie with or pass the k-th candidate.
 ROUNDING_MARGIN = 1e-8

@@ -20,7 +20,7 @@ from retrieval.bm25 import BM25Retriever
 from retrieval.feedback_port import RankingFeedback
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.rerank import RerankUnavailable, get_reranker
-from retrieval.types import Candidates, Hit, RerankInfo, Reranked, Signal, Signals, StageRun, Tuning
+from retrieval.types import Candidates, Hit, Reranked, RerankInfo, Signal, Signals, StageRun, Tuning
 from retrieval.vector import VectorRetriever
 
 Mode = Literal["hybrid", "bm25", "vector"]

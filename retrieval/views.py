@@ -4,8 +4,8 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from ingestion.access import collection_readable, collections_readable
 from accounts.limits import rate_limit_hit
+from ingestion.access import collection_readable, collections_readable
 from ingestion.selectors import vectors_notice
 from retrieval.search import search
 

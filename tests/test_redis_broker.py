@@ -4,13 +4,12 @@ Skipped where no Redis answers on 127.0.0.1:6379 (a developer's laptop), run in 
 
 from __future__ import annotations
 
-
 import pytest
 
 from ingestion.models import Document
 from tests.conftest import WorkerProcess, wait_for
-from tests.redis import redis_reachable
 from tests.factories.files import docx_bytes, upload
+from tests.redis import redis_reachable
 
 pytestmark = pytest.mark.slow
 REDIS_URL = "redis://127.0.0.1:6379/15"

@@ -9,8 +9,8 @@ import pytest
 from chat.models import Answer, Conversation
 from feedback.learning import feedback_learn, labelled_queries
 from feedback.models import LearnedRanking
-from ingestion.embedding import configured_model
 from feedback.services import ReviewSource, review_submit
+from ingestion.embedding import configured_model
 from ingestion.models import Chunk, Collection, Document
 from ingestion.parsing import Element
 from ingestion.services import collection_create, documents_index_elements

@@ -4,8 +4,8 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from ingestion.models import Chunk
-from retrieval.bm25 import BM25Retriever
 from ingestion.tokenize import default_tokenizer
+from retrieval.bm25 import BM25Retriever
 from tests.retrieval.helpers import collection_with_texts
 
 pytestmark = pytest.mark.django_db
