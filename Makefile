@@ -39,7 +39,7 @@ test: $(STAMP)
 LINT_ENV := DATABASE_URL=postgres://lint@localhost/lint SECRET_KEY=lint
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/lint-imports --config pyproject.toml
+	$(VENV)/bin/lint-imports pyproject.toml
 	$(LINT_ENV) $(VENV)/bin/mypy runtime accounts ingestion retrieval chat feedback config bench
 
 clean-data:

@@ -13,8 +13,9 @@ from typing import Any
 
 from bench.collections import fresh_collection
 from bench.retrieval_evaluation import build_signature
-from chat.citations import MARKER, sentences, without_markers
+from chat.citations import MARKER, without_markers
 from chat.metrics import normalize, token_f1
+from chat.sentences import sentences
 from ingestion.models import Collection
 from ingestion.parsing import Element
 from ingestion.services import collection_build_signature_set, documents_index_elements

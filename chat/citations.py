@@ -6,11 +6,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from chat.passages import Passage
+from chat.sentences import sentences
 from ingestion.tokenize import default_tokenizer
 from retrieval.types import ScoredChunk
 
 MARKER = re.compile(r"\[(\d{1,3})\]")
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 
 
 @dataclass
@@ -29,10 +30,6 @@ class Citation:
 def without_markers(text: str) -> str:
     """The text with its [n] citation markers (and the space before each) taken out."""
     return re.sub(r"\s*\[\d{1,3}\]", "", text).strip()
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.findall(text) if len(s.strip()) > 1]
 
 
 def best_quote(claim: str, passage: str) -> str:
@@ -82,8 +79,6 @@ def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> tuple[str, 
 def _citation(n: int, passage: ScoredChunk, quote: str) -> Citation:
     """The citation names the chunk the quote lies in (and that chunk's page), so the source
     panel can open it and highlight the quote; a passage wider than one chunk says which."""
-    from chat.passages import Passage
-
     chunk_id, page = passage.chunk_id, passage.page_start
     if isinstance(passage, Passage):
         span, quote = passage.span_of(quote)

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import httpx
 from django.conf import settings
 
-from chat.citations import sentences
+from chat.sentences import sentences
 from ingestion.tokenize import default_tokenizer
 from retrieval.types import ScoredChunk
 

@@ -31,7 +31,7 @@ from typing import Any, cast
 from django.db.models import Case, Q, TextField, Value, When
 from django.db.models.functions import Substr
 
-from chat.citations import sentences
+from chat.sentences import sentences
 from ingestion.models import Chunk, Document
 from ingestion.tokenize import default_tokenizer
 from retrieval.types import ScoredChunk

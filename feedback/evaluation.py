@@ -17,9 +17,10 @@ from django.db import transaction
 from chat.citations import without_markers
 from chat.metrics import token_f1
 from chat.models import Answer
+from chat.services import answer_create, conversation_create
 from feedback.models import Review, ReviewLabel
 from feedback.selectors import golden_set
-from ingestion.models import Chunk
+from ingestion.models import Chunk, Collection
 from retrieval.search import search
 
 
@@ -42,9 +43,6 @@ def _recall_hits(query: str, collection_id: int, labels: list[ReviewLabel], k: i
 
 def _answer_now(question: str, collection_id: int, backend: str | None) -> str:
     """The pipeline's answer today, in a transaction rolled back so the golden run leaves no rows."""
-    from chat.services import answer_create, conversation_create
-    from ingestion.models import Collection
-
     with transaction.atomic():
         user = get_user_model().objects.create(username="footnote-golden-run", is_active=False)
         conversation = conversation_create(owner=user, collection=Collection.objects.get(pk=collection_id))

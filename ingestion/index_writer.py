@@ -9,14 +9,17 @@ one collection queue up instead of waiting on each other's statistics and term r
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
+import numpy as np
 from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from ingestion.chunking import ChunkDraft
 from ingestion.embedding import get_embedder
 from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, CollectionTerm, Document
-from ingestion.parsing import ParseError
+from ingestion.parsing import ParsedDocument, ParseError
 from ingestion.tokenize import default_tokenizer, term_frequencies
 
 
@@ -69,7 +72,9 @@ def _document_frequencies_remove(document: Document) -> None:
 
 
 @transaction.atomic
-def chunks_replace(document_id: int, chunks, parsed_text: str, parsed) -> None:  # type: ignore[no-untyped-def]
+def chunks_replace(
+    document_id: int, chunks: Sequence[tuple[ChunkDraft, np.ndarray]], parsed_text: str, parsed: ParsedDocument
+) -> None:
     document = Document.objects.select_for_update().filter(pk=document_id).first()
     if document is None:
         return  # deleted while it was being processed
@@ -89,7 +94,7 @@ def chunks_replace(document_id: int, chunks, parsed_text: str, parsed) -> None: 
     chunks_remove(document)
     tokenizer = default_tokenizer()
     rows: list[Chunk] = []
-    frequencies = []
+    frequencies: list[Counter[str]] = []
     for ordinal, (draft, vector) in enumerate(chunks):
         tf = term_frequencies(tokenizer(draft.embedding_input))
         frequencies.append(tf)
@@ -128,7 +133,7 @@ def chunks_replace(document_id: int, chunks, parsed_text: str, parsed) -> None: 
     document.save()
 
 
-def _postings_write(rows: list[Chunk], frequencies: list, collection_id: int) -> None:  # type: ignore[type-arg]
+def _postings_write(rows: list[Chunk], frequencies: list[Counter[str]], collection_id: int) -> None:
     """The chunks' BM25 postings (ChunkTerm rows), streamed with COPY: a long document has
     hundreds of thousands of them, which ORM inserts write several times slower."""
     columns = "chunk_id, collection_id, term, tf, doc_length"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.apps import apps as django_apps
@@ -26,12 +27,12 @@ from django.utils import timezone
 
 from accounts.audit import Action, audit_record
 from ingestion import checks
-from ingestion.chunking import Chunker
-from ingestion.embedding import get_embedder
+from ingestion.chunking import ChunkDraft, Chunker
+from ingestion.embedding import Embedder, get_embedder
 from ingestion.hooks import document_forget
 from ingestion.index_writer import chunks_remove, chunks_replace, reindex_running_message
 from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, Document
-from ingestion.parsing import ParsedDocument, ParseError, parse_file, storage_path
+from ingestion.parsing import Element, ParsedDocument, ParseError, parse_file, storage_path
 from ingestion.vector_index import vector_index_drop, vector_index_ensure
 
 logger = logging.getLogger(__name__)
@@ -366,7 +367,7 @@ def _claim(document_id: int) -> Document | None:
         return document
 
 
-def chunker_for(embedder):  # type: ignore[no-untyped-def]
+def chunker_for(embedder: Embedder) -> Chunker:
     """The chunker sized to `embedder`'s window (its token counts exclude [CLS]/[SEP])."""
     return Chunker(
         count_tokens=lambda text: embedder.count_tokens(text) - 2,
@@ -375,7 +376,7 @@ def chunker_for(embedder):  # type: ignore[no-untyped-def]
     )
 
 
-def _build_chunks(document: Document):  # type: ignore[no-untyped-def]
+def _build_chunks(document: Document) -> tuple[list[tuple[ChunkDraft, np.ndarray]], str, ParsedDocument]:
     path = storage_path(document.stored_name)
     if not path.exists():
         raise ParseError("The stored file is missing on the server; upload it again.")
@@ -413,7 +414,7 @@ def documents_requeue_stale(*, include_queued: bool = True) -> int:
 
 
 def documents_index_elements(
-    *, collection: Collection, items: list[tuple[str, list]], embed_batch: int = 256  # type: ignore[type-arg]
+    *, collection: Collection, items: list[tuple[str, list[Element]]], embed_batch: int = 256
 ) -> list[int]:
     """Index already-parsed documents (name, elements) through the real chunk + embed + store path.
 
@@ -465,7 +466,9 @@ def _text_document_create(*, collection: Collection, name: str, parsed_text: str
 
 
 @transaction.atomic
-def document_store_prepared(*, collection: Collection, name: str, parsed_text: str, chunks: list) -> int:  # type: ignore[type-arg]
+def document_store_prepared(
+    *, collection: Collection, name: str, parsed_text: str, chunks: list[tuple[ChunkDraft, np.ndarray]]
+) -> int:
     """Store one document whose chunks (ChunkDraft, vector) were prepared elsewhere.
 
     For synthetic benchmark corpora: the chunks, their BM25 postings and the collection's

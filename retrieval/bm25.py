@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 
 from ingestion.tokenize import Tokenizer, default_tokenizer
 
@@ -46,20 +47,20 @@ class _Scoring:
     base: float
     per_length: float
 
-    def params(self, terms: list[str], *, limit: int) -> dict[str, object]:
+    def params(self, terms: list[str], *, limit: int) -> dict[str, float | int | list[str] | list[float]]:
         return {
             "base": self.base, "per_length": self.per_length, "collection": self.collection_id, "limit": limit,
             "terms": terms, "weights": [self.weights[t] for t in terms],
         }
 
 
-def _score_all(cursor, scoring: _Scoring, top_k: int) -> list[Bm25Hit]:  # type: ignore[no-untyped-def]
+def _score_all(cursor: CursorWrapper, scoring: _Scoring, top_k: int) -> list[Bm25Hit]:
     """The full query: every posting of every query term, aggregated per chunk."""
     return [Bm25Hit(chunk_id=cid, score=float(score))
             for cid, score in _score_terms(cursor, scoring, list(scoring.weights), limit=top_k)]
 
 
-def _score_terms(cursor, scoring: _Scoring, terms: list[str], *, limit: int) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
+def _score_terms(cursor: CursorWrapper, scoring: _Scoring, terms: list[str], *, limit: int) -> list[tuple[int, float]]:
     """(chunk id, score over `terms` only) of the `limit` best chunks, best first (score, then id)."""
     cursor.execute(
         """
@@ -197,7 +198,7 @@ class BM25Retriever:
         return [t for t in weights if t not in non_essential], non_essential
 
     def _run_pruned(
-        self, cursor, scoring: _Scoring, essential: list[str], non_essential: list[str], top_k: int  # type: ignore[no-untyped-def]
+        self, cursor: CursorWrapper, scoring: _Scoring, essential: list[str], non_essential: list[str], top_k: int
     ) -> list[Bm25Hit] | None:
         """The exact top `top_k` by MaxScore pruning, or None when it cannot be proven exact.
 
@@ -245,7 +246,7 @@ class BM25Retriever:
             return None
         return [Bm25Hit(chunk_id=cid, score=float(score)) for cid, score in rows]
 
-    def _collection_average_idf(self, cursor, collection_id: int, n: int, generation: int) -> float:  # type: ignore[no-untyped-def]
+    def _collection_average_idf(self, cursor: CursorWrapper, collection_id: int, n: int, generation: int) -> float:
         """Mean idf over the collection's whole vocabulary (one row per term), as rank-bm25 uses
         for its floor.
 

@@ -16,7 +16,7 @@ PACKAGES = ("runtime", "accounts", "ingestion", "retrieval", "chat", "feedback",
 
 def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(Path(sys.executable).parent / "lint-imports"), "--config", "pyproject.toml", "--no-cache"],
+        [str(Path(sys.executable).parent / "lint-imports"), "pyproject.toml", "--no-cache"],
         cwd=root, env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
         timeout=300,
     )
