@@ -2,6 +2,7 @@ from django.db import migrations
 
 
 def create_default(apps, schema_editor):
+    # The index DDL of today's code (plain SQL, no models), imported only when the migration runs.
     from ingestion.vector_index import vector_index_create_sql
 
     Collection = apps.get_model("ingestion", "Collection")
