@@ -1,11 +1,12 @@
 """Split parsed elements into passages that fit the embedding model's window.
 
 Chunks follow the document's structure: a heading starts a new section and no chunk spans two
-sections; a table gets chunks of its own (whole when it fits, otherwise split by rows with its
-header row repeated); prose is packed by sentences with a small overlap. Every chunk's text is
-a verbatim slice of the parsed text (`char_start:char_end`), except that split tables repeat
-their header line in front of the slice. Nothing is silently truncated: a chunk's embedding
-input (heading context + text) is at most `max_tokens` model tokens, special tokens included.
+sections; a table gets chunks of its own (whole when it fits, otherwise split between rows);
+prose is packed by sentences with a small overlap. A table's rows are self-describing lines
+(each names its table and columns, see ingestion/tables.py), so a split table needs no header
+repeated: every chunk's text is a verbatim slice of the parsed text (`char_start:char_end`).
+Nothing is silently truncated: a chunk's embedding input (heading context + text) is at most
+`max_tokens` model tokens, special tokens included.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from ingestion.parsing import Element
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP]
 MAX_HEADING_TOKENS = 48
-TABLE_CELL_SEPARATOR = " | "
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n+")
 
 
@@ -53,8 +53,6 @@ class _Block:
     heading_path: list[str]
     units: list[_Unit] = field(default_factory=list)
     is_table: bool = False
-    header: str = ""  # a table's header line, repeated when the table is split
-    header_tokens: int = 0
 
 
 def embedding_input(heading_path: Sequence[str], text: str) -> str:
@@ -66,9 +64,7 @@ def embedding_input(heading_path: Sequence[str], text: str) -> str:
 
 
 def render_element(element: Element) -> str:
-    """The element's text as it appears in the parsed text (tables as `a | b` rows)."""
-    if element.kind == "Table" and element.table_rows:
-        return "\n".join(TABLE_CELL_SEPARATOR.join(row) for row in element.table_rows)
+    """The element's text as it appears in the parsed text (a table's text is its rows' lines)."""
     return element.text.strip()
 
 
@@ -125,15 +121,13 @@ class Chunker:
         return [b for b in blocks if b.units]
 
     def _table_block(self, element: Element, start: int, path: list[str], text: str) -> _Block:
-        rendered = render_element(element)
         block = _Block(heading_path=path, is_table=True)
-        lines = rendered.split("\n")
-        if element.table_rows and len(lines) > 1:
-            block.header = lines[0]
-            block.header_tokens = self.count_tokens(lines[0]) + 1
+        # A row is cut into word windows only when it alone overflows a chunk: its header context
+        # is in its first window only.
+        row_limit = self._budget(MAX_HEADING_TOKENS)
         position = start
-        for line in lines:
-            block.units.extend(self._word_windows(text, position, position + len(line), element.page))
+        for line in render_element(element).split("\n"):
+            block.units.extend(self._word_windows(text, position, position + len(line), element.page, limit=row_limit))
             position += len(line) + 1
         return block
 
@@ -146,13 +140,16 @@ class Chunker:
         units.extend(self._word_windows(text, cursor, end, page))
         return units
 
-    def _word_windows(self, text: str, start: int, end: int, page: int | None) -> list[_Unit]:
-        """One unit for the span, or several word windows when it alone exceeds the budget."""
+    def _word_windows(
+        self, text: str, start: int, end: int, page: int | None, *, limit: int | None = None
+    ) -> list[_Unit]:
+        """One unit for the span, or several word windows when it alone exceeds `limit` tokens
+        (default: half a chunk, so that prose packs well)."""
         piece = text[start:end]
         if not piece.strip():
             return []
         tokens = self.count_tokens(piece)
-        limit = self._budget(MAX_HEADING_TOKENS) // 2
+        limit = limit if limit is not None else self._budget(MAX_HEADING_TOKENS) // 2
         if tokens <= limit:
             return [_Unit(start, end, tokens, page)]
         units: list[_Unit] = []
@@ -182,7 +179,7 @@ class Chunker:
         context = min(self.count_tokens(trail) + 1, MAX_HEADING_TOKENS) if trail else 0
         if context == MAX_HEADING_TOKENS:
             block.heading_path = [h[:80] for h in block.heading_path[-2:]]
-        budget = self._budget(context) - block.header_tokens
+        budget = self._budget(context)
         groups: list[list[_Unit]] = []
         current: list[_Unit] = []
         used = 0
@@ -194,8 +191,7 @@ class Chunker:
             used += unit.tokens
         if current:
             groups.append(current)
-        split = block.is_table and len(groups) > 1
-        return [self._draft(group, block, text, repeat_header=split and i > 0) for i, group in enumerate(groups)]
+        return [self._draft(group, block, text) for group in groups]
 
     def _overlap(self, previous: list[_Unit], is_table: bool) -> tuple[list[_Unit], int]:
         if is_table or self.overlap_tokens <= 0:
@@ -209,14 +205,11 @@ class Chunker:
             used += unit.tokens
         return kept, used
 
-    def _draft(self, units: list[_Unit], block: _Block, text: str, *, repeat_header: bool) -> ChunkDraft:
+    def _draft(self, units: list[_Unit], block: _Block, text: str) -> ChunkDraft:
         start, end = units[0].start, units[-1].end
-        body = text[start:end]
-        if repeat_header and block.header and not body.startswith(block.header):
-            body = f"{block.header}\n{body}"
         pages = [u.page for u in units if u.page is not None]
         draft = ChunkDraft(
-            text=body,
+            text=text[start:end],
             char_start=start,
             char_end=end,
             page_start=min(pages) if pages else None,

@@ -1,7 +1,8 @@
 """Turn an uploaded file into structured elements with `unstructured`, offline.
 
 `parse_file` returns `ParsedDocument` (elements with page numbers and heading depth, tables as
-rows) or raises `ParseError` with a reason a user can act on. Nothing here touches the database.
+grids written as self-describing rows by ingestion/tables.py) or raises `ParseError` with a
+reason a user can act on. Nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import csv
 import io
 import logging
 import shutil
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from ingestion import tables
+from ingestion.tables import TableGrid
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +31,12 @@ class Element:
     text: str
     page: int | None = None
     depth: int = 0  # heading depth of a Title (0 = top level)
-    table_rows: list[list[str]] | None = None
+    # A table's cells; its `text` is then its rows as lines of the parsed text (ingestion/tables.py).
+    table: TableGrid | None = None
+
+    @property
+    def table_rows(self) -> list[list[str]] | None:
+        return self.table.rows if self.table is not None else None
 
 
 @dataclass
@@ -62,36 +70,6 @@ def bridge_spacy_model() -> None:
     if data_dirs:
         tokenize._SPACY_MODEL_NAME = str(data_dirs[-1])  # type: ignore[misc]
     _spacy_bridged = True
-
-
-class _TableRows(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[list[str]] = []
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag == "tr":
-            self.rows.append([])
-        elif tag in ("td", "th"):
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("td", "th") and self._cell is not None:
-            if not self.rows:
-                self.rows.append([])
-            self.rows[-1].append(" ".join("".join(self._cell).split()))
-            self._cell = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def table_rows_from_html(html: str) -> list[list[str]]:
-    parser = _TableRows()
-    parser.feed(html)
-    return [row for row in parser.rows if any(cell for cell in row)]
 
 
 def decode_text(data: bytes) -> str:
@@ -152,9 +130,8 @@ def delimited_table(path: Path, *, delimiter: str | None) -> Element:
         rows.append(cells)
         if len(rows) * width > max_cells:
             raise too_many
-    rows = [cells + [""] * (width - len(cells)) for cells in rows]
-    flat = " ".join(cell for cells in rows for cell in cells if cell)
-    return Element(kind="Table", text=flat, table_rows=rows or None)
+    grid = tables.grid_from_rows(rows)
+    return Element(kind="Table", text=tables.render(grid), table=grid if grid.rows else None)
 
 
 def sniff_delimiter(sample: str) -> str:
@@ -171,6 +148,7 @@ def sniff_delimiter(sample: str) -> str:
     return best if lines and 2 * counts[best] >= len(lines) else ONE_COLUMN_DELIMITER
 
 
+MAX_TABLE_PREVIEWS = 30
 EMAIL_TYPES = {"message/rfc822", "application/vnd.ms-outlook"}
 # Delimited text is read here rather than by unstructured's pandas reader, which fails the whole
 # file on one row with an extra field and decodes only UTF-8. `None`: the delimiter is sniffed.
@@ -197,7 +175,31 @@ def parse_file(path: Path, *, filename: str, content_type: str) -> ParsedDocumen
         raise
     except Exception as exc:
         raise ParseError(f"The file could not be read as {content_type}: {type(exc).__name__}: {exc}") from exc
-    return _parsed(elements)
+    return _parsed(_described_tables(elements))
+
+
+def _described_tables(elements: list[Element]) -> list[Element]:
+    """Tables written as self-describing rows. A header-only table directly above a table
+    without a header on the same page is that table's header (unstructured cuts a spreadsheet's
+    header rows off as a table of their own); a short line just above a table with a header
+    titles it."""
+    out: list[Element] = []
+    for element in elements:
+        grid = element.table
+        if element.kind != "Table" or grid is None:
+            out.append(element)
+            continue
+        above = out[-1] if out else None
+        if (above is not None and above.table is not None and above.page == element.page
+                and tables.is_header_only(above.table) and tables.header_row_count(grid) == 0):
+            out.pop()
+            grid = tables.stack(above.table, grid)
+            above = out[-1] if out else None
+        if above is not None and above.kind != "Table" and above.page == element.page \
+                and tables.header_row_count(grid) > 0:
+            grid = tables.with_title(grid, tables.caption(above.text))
+        out.append(element if grid is element.table else replace(element, text=tables.render(grid), table=grid))
+    return out
 
 
 def _partition(path: Path, *, filename: str, content_type: str) -> list[Any]:
@@ -230,6 +232,7 @@ def _parsed(elements: list[Element]) -> ParsedDocument:
     for e in elements:
         summary["elements"][e.kind] = summary["elements"].get(e.kind, 0) + 1
     summary["tables"] = sum(1 for e in elements if e.kind == "Table")
+    summary["table_previews"] = [tables.preview(e.table) for e in elements if e.table is not None][:MAX_TABLE_PREVIEWS]
     summary["headings"] = [e.text[:200] for e in elements if e.kind == "Title"][:200]
     return ParsedDocument(elements=elements, page_count=page_count, summary=summary)
 
@@ -258,17 +261,19 @@ def _forwarded_messages(path: Path) -> list[Any]:
 
 def _element(raw: Any) -> Element:
     metadata = raw.metadata
-    rows = None
+    grid = None
     if raw.category == "Table" and getattr(metadata, "text_as_html", None):
-        rows = table_rows_from_html(metadata.text_as_html) or None
+        # A spreadsheet's sheet name (unstructured's `page_name`) titles its tables.
+        sheet = getattr(metadata, "page_name", None)
+        grid = tables.grid_from_html(metadata.text_as_html, title=f'Sheet "{sheet}"' if sheet else "")
     return Element(
         kind=str(raw.category),
         # NUL characters (UTF-16 text read as bytes, some PDFs) carry nothing and PostgreSQL
         # text cannot hold them.
-        text=str(raw.text or "").replace("\x00", ""),
+        text=tables.render(grid) if grid is not None else str(raw.text or "").replace("\x00", ""),
         page=getattr(metadata, "page_number", None),
         depth=int(getattr(metadata, "category_depth", None) or 0),
-        table_rows=rows,
+        table=grid,
     )
 
 

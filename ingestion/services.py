@@ -22,13 +22,13 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.audit import Action, audit_record
 from ingestion import checks
 from ingestion.chunking import ChunkDraft, Chunker
-from ingestion.embedding import Embedder, get_embedder
+from ingestion.embedding import Embedder, configured_label, get_embedder
 from ingestion.hooks import document_forget
 from ingestion.index_writer import chunks_remove, chunks_replace, reindex_running_message
 from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, Document
@@ -296,6 +296,38 @@ def document_retry(*, document: Document) -> Document:
         raise DuplicateContent(duplicate) from None
     _enqueue_after_commit(document.id)
     return document
+
+
+@dataclass(frozen=True)
+class ReparseOutcome:
+    queued: list[int]
+    # Documents of collections whose index cannot take new chunks now (a re-index under way, or
+    # vectors of another embedding model): re-parsing them would fail them.
+    skipped: list[int]
+
+
+@transaction.atomic
+def documents_reparse(*, documents: QuerySet[Document]) -> ReparseOutcome:
+    """Queue the indexed ones of `documents` to be parsed, chunked and embedded again, after the
+    parser or chunker changed (e.g. tables written as self-describing rows).
+
+    A queued document keeps its chunks, and stays searchable, until its new chunks replace them
+    in one transaction (`chunks_replace`); what refers to its old chunks (chunk-level ranking
+    signals and vote evidence) goes with them. Idempotent: documents already queued or being
+    processed are left alone, and a document queued twice is processed once (`_claim`)."""
+    rows = list(
+        Document.objects.select_for_update(of=("self",))
+        .filter(pk__in=documents.values("pk"), status=Document.Status.INDEXED)
+        .values_list("id", "collection__reindex_to", "collection__embedding_model")
+    )
+    label = configured_label()
+    skipped = [i for i, reindex_to, model in rows if reindex_to or model not in ("", label)]
+    queued = [i for i, _, _ in rows if i not in set(skipped)]
+    Document.objects.filter(pk__in=queued).update(
+        status=Document.Status.QUEUED, attempts=0, error="", updated_at=timezone.now())
+    for document_id in queued:
+        _enqueue_after_commit(document_id)
+    return ReparseOutcome(queued=queued, skipped=skipped)
 
 
 @transaction.atomic
