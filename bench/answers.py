@@ -13,7 +13,8 @@ from typing import Any
 
 from bench.collections import fresh_collection
 from bench.retrieval_evaluation import build_signature
-from chat.citations import MARKER, without_markers
+from chat.citations import MARKER
+from chat.claims import claims, without_markers
 from chat.metrics import normalize, token_f1
 from chat.sentences import sentences
 from ingestion.models import Collection
@@ -41,6 +42,18 @@ def raw_citation_checks(raw: str, passages: list[str]) -> tuple[int, int]:
             if 1 <= n <= len(passages) and claim and claim in passages[n - 1]:
                 valid += 1
     return valid, total
+
+
+def gold_in(text: str, golds: list[str]) -> bool:
+    """Whether a normalised gold answer lies inside the normalised text as whole tokens: a gold
+    number must match a whole number token ("2" is not found in "2023")."""
+    padded = f" {normalize(without_markers(text))} "
+    return any(normalize(g) and f" {normalize(g)} " in padded for g in golds)
+
+
+def first_claim(answer: str) -> str:
+    found = claims(answer)
+    return found[0].body if found else ""
 
 
 def lead_sentence(passage: str) -> str:

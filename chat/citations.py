@@ -27,11 +27,6 @@ class Citation:
         return asdict(self)
 
 
-def without_markers(text: str) -> str:
-    """The text with its [n] citation markers (and the space before each) taken out."""
-    return re.sub(r"\s*\[\d{1,3}\]", "", text).strip()
-
-
 def best_quote(claim: str, passage: str) -> str:
     """The passage sentence that shares most words with the claim (verbatim from the passage)."""
     tokenizer = default_tokenizer()

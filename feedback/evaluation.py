@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from chat.citations import without_markers
+from chat.claims import without_markers
 from chat.metrics import token_f1
 from chat.models import Answer
 from chat.services import answer_create, conversation_create

@@ -3,6 +3,12 @@
     python manage.py evaluate_answers --corpus ../shared/data/covid-qa/corpus.jsonl \
         --questions ../shared/data/covid-qa/qa-dev.jsonl [--unanswerable bench/data/offcorpus-questions.jsonl] \
         [--backend extractive] [--limit N] [--json FILE]
+    python manage.py evaluate_answers --documents ../shared/data/docs \
+        --questions bench/data/company-qa.jsonl --unanswerable bench/data/company-unanswerable.jsonl
+
+`--corpus` is a jsonl of texts (`_id`, `text`, optional `title`); `--documents` a folder of files,
+each uploaded through the product's own check and parser (bench/documents.py). A question with a
+`history` ([[question, answer], ...]) is asked as a follow-up in a conversation that holds it.
 """
 
 from __future__ import annotations
@@ -16,10 +22,20 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError, CommandParser
 
-from bench.answers import answers_collection, best_f1, exact_match, jsonl, lead_sentence, raw_citation_checks
+from bench.answers import (
+    answers_collection,
+    best_f1,
+    exact_match,
+    first_claim,
+    gold_in,
+    jsonl,
+    lead_sentence,
+    raw_citation_checks,
+)
+from bench.documents import DEFAULT_MAX_BYTES, documents_collection
 from bench.retrieval_evaluation import percentile
 from chat import llm
-from chat.citations import without_markers
+from chat.claims import without_markers
 from chat.models import Answer
 from chat.selectors import answer_trace
 from chat.services import answer_events, conversation_create
@@ -34,7 +50,11 @@ class Command(AppCommand):
     help = "Evaluate answers on a corpus with gold answers (and off-corpus questions) for one backend."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--corpus", type=Path, required=True, help="jsonl with _id, text (and optional title)")
+        source = parser.add_mutually_exclusive_group(required=True)
+        source.add_argument("--corpus", type=Path, help="jsonl with _id, text (and optional title)")
+        source.add_argument("--documents", type=Path, help="a folder of documents (PDF, Word, spreadsheets, ...)")
+        parser.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES,
+                            help="--documents: skip files larger than this (default: %(default)s)")
         parser.add_argument("--questions", type=Path, required=True, help="jsonl with question, answers")
         parser.add_argument("--unanswerable", type=Path, help="jsonl with question (off-corpus)")
         parser.add_argument("--backend", choices=llm.BACKENDS)
@@ -42,13 +62,16 @@ class Command(AppCommand):
         parser.add_argument("--limit", type=int, help="evaluate only the first N questions")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        for key in ("corpus", "questions", "unanswerable"):
+        for key in ("corpus", "documents", "questions", "unanswerable"):
             if options[key] is not None and not options[key].exists():
                 raise CommandError(f"{options[key]} does not exist")
-        collection = answers_collection(options["corpus"], log=self.stdout.write)
+        if options["documents"] is not None:
+            collection = documents_collection(options["documents"], max_bytes=options["max_bytes"], log=self.stdout.write)
+        else:
+            collection = answers_collection(options["corpus"], log=self.stdout.write)
         user, _ = get_user_model().objects.get_or_create(username="footnote-evaluation", defaults={"is_active": False})
         questions = jsonl(options["questions"])[: options["limit"]]
-        rows = [self._ask(user, collection, q["question"], options["backend"]) for q in questions]
+        rows = [self._ask(user, collection, q["question"], options["backend"], q.get("history")) for q in questions]
         off = [self._ask(user, collection, q["question"], options["backend"]) for q in jsonl(options["unanswerable"])] if options["unanswerable"] else []
         report = self._report(questions, rows, off, options["backend"] or llm.configured_backend_name())
         width = max(len(k) for k in report)
@@ -57,12 +80,14 @@ class Command(AppCommand):
         if options["json"]:
             options["json"].write_text(json.dumps(report, indent=2))
 
-    def _ask(self, user: Any, collection: Any, question: str, backend: str | None) -> dict[str, Any]:
+    def _ask(self, user: Any, collection: Any, question: str, backend: str | None,
+             history: list[list[str]] | None = None) -> dict[str, Any]:
         conversation = conversation_create(owner=user, collection=collection)
         started = time.perf_counter()
         ttft = None
         final: dict[str, Any] = {}
-        for event, data in answer_events(conversation=conversation, question=question, backend=backend):
+        earlier = [(q, a) for q, a in history] if history else None
+        for event, data in answer_events(conversation=conversation, question=question, backend=backend, history=earlier):
             if event == "token" and ttft is None:
                 ttft = (time.perf_counter() - started) * 1000
             if event == "done":
@@ -73,6 +98,7 @@ class Command(AppCommand):
 
     def _report(self, questions: list[dict[str, Any]], rows: list[dict[str, Any]], off: list[dict[str, Any]], backend: str) -> dict[str, Any]:
         recall, answered, f1, em, lead, raw_valid, raw_total, post_valid, post_total = [], [], [], [], [], 0, 0, 0, 0
+        in_answer, in_first = [], []
         for question, row in zip(questions, rows):
             golds = [g for g in question["answers"] if g]
             passages = [p.text for p in row["trace"].passages]
@@ -80,6 +106,8 @@ class Command(AppCommand):
             answered.append(float(not row["final"]["abstained"]))
             text = without_markers(row["final"]["answer"])
             f1.append(best_f1(text, golds))
+            in_answer.append(float(gold_in(row["final"]["answer"], golds)))
+            in_first.append(float(gold_in(first_claim(row["final"]["answer"]), golds)))
             em.append(exact_match(text, golds))
             lead.append(best_f1(lead_sentence(passages[0]), golds) if passages else 0.0)
             valid, total = raw_citation_checks(row["trace"].raw_answer, passages)
@@ -92,7 +120,7 @@ class Command(AppCommand):
         return {
             "backend": backend, "questions": len(rows), "unanswerable": len(off),
             "context_recall": mean(recall), "answer_rate": mean(answered), "f1": mean(f1), "exact_match": mean(em),
-            "lead_f1": mean(lead),
+            "lead_f1": mean(lead), "gold_in_answer": mean(in_answer), "gold_in_first_sentence": mean(in_first),
             "citation_validity_raw": round(raw_valid / raw_total, 4) if raw_total else None,
             "citation_validity": round(post_valid / post_total, 4) if post_total else None,
             "abstention_rate": mean([float(r["final"]["abstained"]) for r in off]) if off else None,
