@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-MARKER = re.compile(r"\[(\d{1,3})\]")
+from chat.markers import MARKER
+
 _BOUNDARY = re.compile(r"(?<=[.!?])\s+|\s*\n+\s*")
 _ONLY_MARKERS = re.compile(r"^(?:\s*\[\d{1,3}\])+\s*[.,;:]?\s*$")
 
