@@ -6,20 +6,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bench.collections import fresh_collection
 from bench.retrieval_evaluation import build_signature
-from chat.citations import MARKER
+from chat.citations import check_citations
 from chat.claims import claims, without_markers
+from chat.markers import MARKER, plain
 from chat.metrics import normalize, token_f1
 from chat.sentences import sentences
 from ingestion.models import Collection
 from ingestion.parsing import Element
 from ingestion.services import collection_build_signature_set, documents_index_elements
+from retrieval.types import ScoredChunk
 
 
 def best_f1(prediction: str, golds: list[str]) -> float:
@@ -32,16 +33,39 @@ def exact_match(prediction: str, golds: list[str]) -> float:
 
 def raw_citation_checks(raw: str, passages: list[str]) -> tuple[int, int]:
     """(valid, total) citations of the backend's own text: [n] must name a passage and the
-    sentence carrying it must appear verbatim in that passage."""
+    sentence carrying it must appear verbatim in that passage (a document's own brackets
+    neutralised in the answer compared as the document has them)."""
     valid = total = 0
-    for sentence in re.split(r"(?<=[.!?])\s+|\n+", raw):
-        claim = without_markers(sentence)
-        for match in MARKER.finditer(sentence):
+    for claim in claims(raw):
+        body = plain(claim.body)
+        for n in claim.markers:
             total += 1
-            n = int(match.group(1))
-            if 1 <= n <= len(passages) and claim and claim in passages[n - 1]:
-                valid += 1
+            valid += int(1 <= n <= len(passages) and bool(body) and body in passages[n - 1])
     return valid, total
+
+
+def claim_support_counts(raw: str, passages: list[str]) -> tuple[int, int]:
+    """(supported, all) sentences of the backend's own text, cited or not, as the citation check
+    judges them before it removes or renumbers anything: a sentence is supported when a passage
+    it cites holds a quote with its numbers, names and most content words."""
+    given = [ScoredChunk(chunk_id=i, document_id=i, collection_id=0, filename="", page_start=None, page_end=None,
+                         heading_path=[], text=text) for i, text in enumerate(passages, start=1)]
+    judged = check_citations(raw, given).claims
+    return sum(c.supported for c in judged), len(judged)
+
+
+def spurious_marker(answer: str, assigned: set[int], passages: list[str]) -> bool:
+    """Whether the answer shown carries a marker that is not an assigned citation: its number
+    names no citation, or it was copied from a document (the words before it and the marker
+    stand together in a passage)."""
+    texts = [plain(p) for p in passages]
+    for claim in claims(answer):
+        for match in MARKER.finditer(claim.text):
+            before = plain(claim.text[max(0, match.start() - 30) : match.start()]).lstrip()
+            copied = bool(before.strip()) and any(before + match.group(0) in t for t in texts)
+            if int(match.group(1)) not in assigned or copied:
+                return True
+    return False
 
 
 def gold_in(text: str, golds: list[str]) -> bool:

@@ -1,4 +1,18 @@
-"""Citation post-check: every [n] must point at a passage and carry a quote verbatim in it."""
+"""Claim-level citations: every cited sentence points at the quote that supports it.
+
+The backend cites passages: `[n]` is passage n (one per document). The check turns each into a
+citation of a quote, a (chunk, character span) with its own number:
+- a claim (chat.claims) copied from passage n quotes itself; otherwise the quote is the
+  passage's sentence (or two adjacent sentences, or table row) that supports it best;
+- the quote must support the claim (chat.support: its numbers, names and most content words);
+  a marker whose passage holds no supporting quote is removed and the claim is unsupported;
+- a marker that names no passage given (a document's own "[7]" echoed by a model) is kept as
+  plain text, never a link (chat.markers.neutralise);
+- two different quotes never share a number; a quote cited twice keeps its number. Numbers
+  follow the order in which the quotes are first cited.
+Each claim's judgement (raw markers, support, final numbers) is returned for the trace, made on
+the backend's own text before anything is removed or renumbered.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +20,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from chat.passages import Passage
-from chat.sentences import sentences
-from ingestion.tokenize import default_tokenizer
+from chat.claims import claims, spans
+from chat.markers import neutralise, plain
+from chat.passages import EXCERPT_SEPARATOR, Passage
+from chat.support import support
+from chat.trace import ClaimRecord
 from retrieval.types import ScoredChunk
 
-MARKER = re.compile(r"\[(\d{1,3})\]")
+_MARKER_WITH_SPACE = re.compile(r"(\s*)\[(\d{1,3})\]")
 
 
 @dataclass
@@ -22,62 +38,122 @@ class Citation:
     filename: str
     page: int | None
     quote: str
+    start: int | None = None  # the quote's span [start, end) in the chunk's text, when known
+    end: int | None = None
+    passage: int | None = None  # the passage number the backend cited
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-def best_quote(claim: str, passage: str) -> str:
-    """The passage sentence that shares most words with the claim (verbatim from the passage)."""
-    tokenizer = default_tokenizer()
-    claim_terms = set(tokenizer(claim))
-    # Only sentences with words: never the "[…]" line that separates a passage's excerpts.
-    candidates = [s for s in sentences(passage) if re.search(r"\w", s)] or [passage.strip()]
-    return max(candidates, key=lambda s: (len(claim_terms & set(tokenizer(s))), -abs(len(s) - len(claim))))
+@dataclass
+class CitationCheck:
+    text: str  # the answer shown: markers renumbered per quote, unsupported ones removed
+    citations: list[Citation]
+    claims: list[ClaimRecord]
+    removed: int  # markers removed or made plain text
+
+    @property
+    def unsupported(self) -> list[str]:
+        return [c.text for c in self.claims if not c.supported]
 
 
-def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> tuple[str, list[Citation], int]:
-    """Remove markers that point at no passage; quote each cited passage verbatim.
-
-    Returns the cleaned answer, the citations (one per cited passage, numbered as in the answer)
-    and how many markers were removed."""
-    removed = 0
-    claims: dict[int, str] = {}
-
-    def keep(match: re.Match[str]) -> str:
-        nonlocal removed
-        n = int(match.group(1))
-        if 1 <= n <= len(passages):
-            return match.group(0)
-        removed += 1
-        return ""
-
-    cleaned = MARKER.sub(keep, answer)
-    cleaned = re.sub(r"[ \t]+([.,;:])", r"\1", cleaned).strip()
-    previous = ""
-    for sentence in re.split(r"(?<=[.!?])\s+|\n+", cleaned):
-        claim = MARKER.sub("", sentence).strip()
-        if not claim.strip(" .,;:"):
-            claim = previous  # markers standing after the sentence's full stop: "... night. [1]"
-        for match in MARKER.finditer(sentence):
-            claims.setdefault(int(match.group(1)), claim)
-        previous = claim
-    citations = []
-    for n in sorted(claims):
-        passage = passages[n - 1]
-        claim = claims[n]
-        quote = claim if claim and claim in passage.text else best_quote(claim, passage.text)
-        citations.append(_citation(n, passage, quote))
-    return cleaned, citations, removed
+def _sentences(passage: str) -> list[tuple[int, int]]:
+    """Spans of the passage's sentences and rows with words (never the excerpt separator)."""
+    separator = EXCERPT_SEPARATOR.strip()
+    return [(s, e) for s, e in spans(passage) if re.search(r"\w", passage[s:e]) and passage[s:e] != separator]
 
 
-def _citation(n: int, passage: ScoredChunk, quote: str) -> Citation:
-    """The citation names the chunk the quote lies in (and that chunk's page), so the source
-    panel can open it and highlight the quote; a passage wider than one chunk says which."""
-    chunk_id, page = passage.chunk_id, passage.page_start
+def supporting_quote(claim: str, passage: str) -> tuple[tuple[int, int] | None, str]:
+    """The span of `passage` that quotes or supports `claim`, or None with what the best
+    candidate lacks. The claim itself when it is verbatim in the passage; else the sentence,
+    or pair of adjacent sentences, that supports it, the shortest first."""
+    body = plain(claim)
+    at = passage.find(body) if body else -1
+    if at >= 0:
+        return (at, at + len(body)), "quoted"
+    found = _sentences(passage)
+    candidates = found + [(a[0], b[1]) for a, b in zip(found, found[1:])]
+    best_why = "no sentence in the passage"
+    for start, end in sorted(candidates, key=lambda span: span[1] - span[0]):
+        verdict = support(body, passage[start:end])
+        if verdict.supported:
+            return (start, end), "supported"
+        best_why = verdict.why()
+    return None, best_why
+
+
+def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> CitationCheck:
+    numbers: dict[tuple[int, int | None, int | None, str], int] = {}
+    citations: list[Citation] = []
+    judgements: list[ClaimRecord] = []
+    pieces: list[str] = []
+    last, removed = 0, 0
+    for claim in claims(answer):
+        judgement = ClaimRecord(text=plain(claim.body), markers=claim.markers)
+        final: dict[int, int | None] = {}  # raw marker -> its citation's number (None: removed)
+        reasons = []
+        for n in claim.markers:
+            if not 1 <= n <= len(passages):
+                continue  # no passage of that number: the document's own bracket, kept as text
+            span, why = supporting_quote(judgement.text, passages[n - 1].text)
+            reasons.append(f"[{n}] {why}")
+            if span is None:
+                final[n] = None
+                continue
+            citation = _citation(passages[n - 1], n, *span)
+            key = (citation.chunk_id, citation.start, citation.end, citation.quote)
+            if key not in numbers:
+                numbers[key] = citation.n = len(numbers) + 1
+                citations.append(citation)
+            final[n] = numbers[key]
+        judgement.cited = list(dict.fromkeys(k for k in final.values() if k is not None))
+        judgement.supported = bool(judgement.cited)
+        judgement.why = "; ".join(reasons) if claim.markers else "no citation"
+        judgements.append(judgement)
+        rewritten, dropped = _rewrite(claim.text, final)
+        removed += dropped
+        pieces += [answer[last : claim.start], rewritten]
+        last = claim.end
+    pieces.append(answer[last:])
+    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", "".join(pieces)).strip()
+    return CitationCheck(text=text, citations=citations, claims=judgements, removed=removed)
+
+
+def _rewrite(text: str, final: dict[int, int | None]) -> tuple[str, int]:
+    """The claim with each raw marker replaced by its citation's number, removed when it has
+    none, made plain text when it names no passage; a number repeated in a claim is said once."""
+    said: set[int] = set()
+    dropped = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal dropped
+        space, n = match.group(1), int(match.group(2))
+        if n not in final:
+            dropped += 1
+            return space + neutralise(f"[{n}]")
+        number = final[n]
+        if number is None or number in said:
+            dropped += number is None
+            return ""
+        said.add(number)
+        return f"{space}[{number}]"
+
+    return _MARKER_WITH_SPACE.sub(replace, text), dropped
+
+
+def _citation(passage: ScoredChunk, n: int, start: int, end: int) -> Citation:
+    """The citation of passage[start:end]: the chunk the quote lies in (and that chunk's page and
+    the quote's span in its text), so the source panel opens it and highlights exactly the quote.
+    A quote across two chunks is cut to its longest piece inside one."""
+    chunk_id, page, chunk_start = passage.chunk_id, passage.page_start, start
     if isinstance(passage, Passage):
-        span, quote = passage.span_of(quote)
-        if span is not None:
-            chunk_id, page = span.chunk_id, span.page_start
-    return Citation(n=n, chunk_id=chunk_id, document_id=passage.document_id, filename=passage.filename,
-                    page=page, quote=quote)
+        span, start, end = passage.span_at(start, end)
+        if span is None:
+            chunk_start = None
+        else:
+            chunk_id, page, chunk_start = span.chunk_id, span.page_start, start - span.start
+    quote = passage.text[start:end]
+    return Citation(n=0, chunk_id=chunk_id, document_id=passage.document_id, filename=passage.filename, page=page,
+                    quote=quote, start=chunk_start, end=None if chunk_start is None else chunk_start + len(quote),
+                    passage=n)

@@ -33,19 +33,26 @@ def without_markers(text: str) -> str:
     return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"\s*\[\d{1,3}\]", "", text)).strip()
 
 
+def spans(text: str) -> list[tuple[int, int]]:
+    """The [start, end) spans of the text's sentences and lines, by the same boundaries."""
+    found, start = [], 0
+    for boundary in [*_BOUNDARY.finditer(text), None]:
+        end = boundary.start() if boundary is not None else len(text)
+        if text[start:end].strip():
+            found.append((start, end))
+        start = boundary.end() if boundary is not None else len(text)
+    return found
+
+
 def claims(answer: str) -> list[Claim]:
     found: list[Claim] = []
-    start = 0
-    for boundary in [*_BOUNDARY.finditer(answer), None]:
-        end = boundary.start() if boundary is not None else len(answer)
+    for start, end in spans(answer):
         piece = answer[start:end]
-        if piece.strip():
-            markers = [int(m.group(1)) for m in MARKER.finditer(piece)]
-            if found and _ONLY_MARKERS.match(piece):
-                last = found[-1]
-                last.end, last.text = end, answer[last.start : end]
-                last.markers += [n for n in markers if n not in last.markers]
-            else:
-                found.append(Claim(start=start, end=end, text=piece, markers=list(dict.fromkeys(markers))))
-        start = boundary.end() if boundary is not None else len(answer)
+        markers = [int(m.group(1)) for m in MARKER.finditer(piece)]
+        if found and _ONLY_MARKERS.match(piece):
+            last = found[-1]
+            last.end, last.text = end, answer[last.start : end]
+            last.markers += [n for n in markers if n not in last.markers]
+        else:
+            found.append(Claim(start=start, end=end, text=piece, markers=list(dict.fromkeys(markers))))
     return found

@@ -61,18 +61,29 @@ class Passage(ScoredChunk):
 
     def span_of(self, quote: str) -> tuple[ChunkSpan | None, str]:
         """The chunk that holds `quote` (verbatim in the passage) and the part of the quote that
-        lies inside that chunk: the whole quote when one chunk holds it, otherwise the longest
-        piece of it inside a single chunk (still verbatim in both the chunk and the passage)."""
+        lies inside that chunk (see span_at)."""
         at = self.text.find(quote)
-        if at < 0 or not self.spans:
+        if at < 0:
             return None, quote
-        end = at + len(quote)
-        whole = [s for s in self.spans if s.start <= at and end <= s.end]
+        span, start, end = self.span_at(at, at + len(quote))
+        return (span, self.text[start:end]) if span is not None else (None, quote)
+
+    def span_at(self, start: int, end: int) -> tuple[ChunkSpan | None, int, int]:
+        """The chunk that holds the passage's text [start, end), and the part of it inside that
+        chunk: all of it when one chunk holds it (a chunk the search found preferred, then the
+        shortest), otherwise the longest piece inside a single chunk, without edge spaces."""
+        whole = [s for s in self.spans if s.start <= start and end <= s.end]
         if whole:
-            return min(whole, key=lambda s: (s.chunk_id not in self.hits, s.end - s.start)), quote
-        best = max(self.spans, key=lambda s: min(end, s.end) - max(at, s.start))
-        piece = self.text[max(at, best.start) : min(end, best.end)].strip()
-        return (best, piece) if piece else (None, quote)
+            return min(whole, key=lambda s: (s.chunk_id not in self.hits, s.end - s.start)), start, end
+        if not self.spans:
+            return None, start, end
+        best = max(self.spans, key=lambda s: min(end, s.end) - max(start, s.start))
+        a, b = max(start, best.start), min(end, best.end)
+        while a < b and self.text[a].isspace():
+            a += 1
+        while b > a and self.text[b - 1].isspace():
+            b -= 1
+        return (best, a, b) if a < b else (None, start, end)
 
 
 def sentence_match_order(query: str, hits: Sequence[ScoredChunk]) -> list[ScoredChunk]:

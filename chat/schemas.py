@@ -21,6 +21,9 @@ class CitationOut(Schema):
     filename: str
     page: int | None
     quote: str
+    start: int | None = Field(None, description="the quote's span [start, end) in the chunk's text")
+    end: int | None = None
+    passage: int | None = Field(None, description="the passage number the answerer cited")
 
 
 class AnswerOut(Schema):
@@ -35,6 +38,7 @@ class AnswerOut(Schema):
     citations: list[CitationOut]
     created_at: datetime
     notice: str = ""  # e.g. why the language model did not answer (daily token budget used up)
+    unsupported: list[str] = Field(default_factory=list, description="sentences no cited passage supports")
 
 
 class ConversationOut(Schema):

@@ -21,7 +21,7 @@ from chat.passages import Passage, passages_build, sentence_match_order
 from chat.prompts import ANSWER_PROMPT_NAME, ANSWER_PROMPT_VERSION, answer_messages, standalone_query
 from chat.rendering import answer_html
 from chat.selectors import answer_mentions_document, answer_trace
-from chat.trace import AnswerTrace, PassageRecord, PromptRef, RetrievedChunk, SpanRecord, Timings
+from chat.trace import AnswerTrace, ClaimRecord, PassageRecord, PromptRef, RetrievedChunk, SpanRecord, Timings
 from ingestion.access import collection_readable
 from ingestion.models import Collection
 from ingestion.tokenize import default_tokenizer
@@ -54,6 +54,7 @@ def conversation_open(*, user: Any, conversation_id: int) -> Conversation | None
 
 
 def answer_as_dict(answer: Answer) -> dict[str, Any]:
+    trace = answer_trace(answer)
     return {
         "answer_id": answer.id,
         "conversation_id": answer.conversation_id,
@@ -65,7 +66,9 @@ def answer_as_dict(answer: Answer) -> dict[str, Any]:
         "abstained": answer.abstained,
         "citations": answer.citations,
         "created_at": answer.created_at.isoformat(),
-        "notice": answer_trace(answer).notice or "",
+        "notice": trace.notice or "",
+        # The answer's sentences no cited passage supports (shown as such beside the answer).
+        "unsupported": [c.text for c in trace.claims or [] if not c.supported] if not answer.abstained else [],
     }
 
 
@@ -123,6 +126,7 @@ class Checked:
     citations: list[Citation]
     removed: int
     abstained: bool
+    claims: list[ClaimRecord] = field(default_factory=list)
 
 
 def answer_events(
@@ -195,10 +199,11 @@ def _token_events(pieces: Generator[str, None, Generated], started: float) -> Ge
 
 
 def _check(text: str, passages: Sequence[ScoredChunk]) -> Checked:
-    cleaned, citations, removed = check_citations(text, passages)
-    if not citations or NOT_COVERED.lower().rstrip(".") in cleaned.lower():
-        return Checked(text=NOT_COVERED, citations=[], removed=removed, abstained=True)
-    return Checked(text=cleaned, citations=citations, removed=removed, abstained=False)
+    check = check_citations(text, passages)
+    if not check.citations or NOT_COVERED.lower().rstrip(".") in check.text.lower():
+        return Checked(text=NOT_COVERED, citations=[], removed=check.removed, abstained=True, claims=check.claims)
+    return Checked(text=check.text, citations=check.citations, removed=check.removed, abstained=False,
+                   claims=check.claims)
 
 
 def _trace(conversation: Conversation, retrieval: Retrieval, context: Context, generated: Generated,
@@ -215,7 +220,7 @@ def _trace(conversation: Conversation, retrieval: Retrieval, context: Context, g
         sentence_order=context.sentence_order,
         passages=[passage_record(n, p) for n, p in enumerate(context.passages, start=1)],
         raw_answer=generated.text, backend=generated.backend, model=llm.get_backend(generated.backend).model,
-        removed_citations=checked.removed,
+        removed_citations=checked.removed, claims=checked.claims,
         tokens=generated.tokens if generated.tokens is not None else {"answer_chars": len(generated.text)},
         notice=generated.notice, fallback=generated.fallback, truncated=generated.truncated,
     )

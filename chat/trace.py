@@ -83,6 +83,19 @@ class PassageRecord:
 
 
 @dataclass
+class ClaimRecord:
+    """One sentence of the backend's answer as the citation check judged it, before anything was
+    removed: the passages it cited, whether a quote of one of them supports it (if not, what the
+    best quote lacks), and the numbers of its citations in the answer shown."""
+
+    text: str
+    markers: list[int] = field(default_factory=list)
+    supported: bool = False
+    why: str = ""
+    cited: list[int] = field(default_factory=list)
+
+
+@dataclass
 class PromptRef:
     name: str = ""
     version: str = ""
@@ -123,6 +136,7 @@ class AnswerTrace:
     backend: str = ""
     model: str = ""
     removed_citations: int = 0
+    claims: list[ClaimRecord] | None = None  # None: made before claim-level citations
     tokens: dict[str, int] = field(default_factory=dict)
     abstained_because: str | None = None
     notice: str | None = None  # shown to the user with the answer
@@ -142,6 +156,8 @@ class AnswerTrace:
             "raw_answer": self.raw_answer, "backend": self.backend, "model": self.model,
             "removed_citations": self.removed_citations, "tokens": self.tokens,
         }
+        if self.claims is not None:
+            data["claims"] = [asdict(c) for c in self.claims]
         data.update({key: getattr(self, key) for key in _OPTIONAL if getattr(self, key) is not None})
         return data
 
@@ -159,5 +175,6 @@ class AnswerTrace:
             passages=[PassageRecord.from_json(p) for p in data.get("passages") or []],
             raw_answer=data.get("raw_answer", ""), backend=data.get("backend", ""), model=data.get("model", ""),
             removed_citations=int(data.get("removed_citations", 0)), tokens=dict(data.get("tokens") or {}),
+            claims=[ClaimRecord(**c) for c in data["claims"]] if data.get("claims") is not None else None,
             **{key: data[key] for key in _OPTIONAL if key in data},
         )

@@ -84,6 +84,13 @@
       li.value = c.n; li.append(link, el("span", ` “${c.quote}”`, "muted small")); sources.append(li);
     });
     view.box.insertBefore(sources, view.actions);
+    if ((answer.unsupported || []).length) {
+      // Sentences no cited passage supports: said so, beside the answer, never as a citation.
+      const warning = el("div", null, "unsupported small");
+      warning.append(el("strong", "Not supported by the cited passages: "));
+      answer.unsupported.forEach((s, i) => warning.append(el("span", `${i ? " · " : ""}“${s}”`)));
+      view.box.insertBefore(warning, view.actions);
+    }
     const copy = el("button", "Copy", "secondary"); copy.type = "button";
     copy.onclick = () => { navigator.clipboard && navigator.clipboard.writeText(answer.answer); event(answer.answer_id, "copied"); };
     const regenerate = el("button", "Regenerate", "secondary"); regenerate.type = "button";
@@ -118,7 +125,10 @@
     const chunk = await api("GET", `/api/v1/chunks/${citation.chunk_id}`);
     $("source-meta").textContent = [chunk.page_start ? `page ${chunk.page_start}` : "", (chunk.heading_path || []).join(" › ")].filter(Boolean).join(" · ");
     const text = $("source-text"); text.replaceChildren();
-    const at = chunk.text.indexOf(citation.quote);
+    // The citation's own span of the chunk (the same words can stand twice in it); its quote's
+    // first occurrence for citations made before spans were recorded.
+    const exact = citation.start != null && chunk.text.slice(citation.start, citation.end) === citation.quote;
+    const at = exact ? citation.start : chunk.text.indexOf(citation.quote);
     if (at >= 0) {
       text.append(document.createTextNode(chunk.text.slice(0, at)), el("mark", citation.quote), document.createTextNode(chunk.text.slice(at + citation.quote.length)));
     } else { text.textContent = chunk.text; }

@@ -67,8 +67,9 @@ def test_a_citation_names_the_chunk_its_quote_is_in(chunks):
     [passage] = build([hit(chunks[3])])
     neighbour = chunks[4]
     sentence = next(s for s in SENTENCES if s in neighbour.text and s not in chunks[3].text)
-    _, [citation], _ = check_citations(f"{sentence[:-1]} [1].", [passage])
+    [citation] = check_citations(f"{sentence[:-1]} [1].", [passage]).citations
     assert citation.chunk_id == neighbour.id and citation.quote in neighbour.text
+    assert neighbour.text[citation.start : citation.end] == citation.quote  # the exact span to highlight
     assert citation.quote in passage.text
 
 
@@ -84,7 +85,12 @@ def test_a_chunk_whose_sentence_matches_the_question_moves_up(chunks):
 def test_a_citation_never_quotes_the_excerpt_separator(chunks):
     [passage] = build([hit(chunks[1]), hit(chunks[7])], widen_top=0)
     assert EXCERPT_SEPARATOR in passage.text
-    _, [citation], _ = check_citations("Zebras [1].", [passage])
+    later = next(s for s in SENTENCES if s in chunks[7].text and s not in chunks[1].text)
+    number, cabinet = later.split()[1], later.rstrip(".").split()[-1]
+    # Not verbatim: the check picks the passage sentence that supports it.
+    [citation] = check_citations(f"Item number {number} is in cabinet {cabinet}, says clause {number} of the handbook [1].",
+                                 [passage]).citations
+    assert citation.quote == later
     assert "…" not in citation.quote and citation.quote in Chunk.objects.get(pk=citation.chunk_id).text
 
 

@@ -25,12 +25,14 @@ from django.core.management.base import CommandError, CommandParser
 from bench.answers import (
     answers_collection,
     best_f1,
+    claim_support_counts,
     exact_match,
     first_claim,
     gold_in,
     jsonl,
     lead_sentence,
     raw_citation_checks,
+    spurious_marker,
 )
 from bench.documents import DEFAULT_MAX_BYTES, documents_collection
 from bench.retrieval_evaluation import percentile
@@ -98,7 +100,7 @@ class Command(AppCommand):
 
     def _report(self, questions: list[dict[str, Any]], rows: list[dict[str, Any]], off: list[dict[str, Any]], backend: str) -> dict[str, Any]:
         recall, answered, f1, em, lead, raw_valid, raw_total, post_valid, post_total = [], [], [], [], [], 0, 0, 0, 0
-        in_answer, in_first = [], []
+        in_answer, in_first, spurious, supported, claims_total = [], [], 0, 0, 0
         for question, row in zip(questions, rows):
             golds = [g for g in question["answers"] if g]
             passages = [p.text for p in row["trace"].passages]
@@ -111,16 +113,24 @@ class Command(AppCommand):
             em.append(exact_match(text, golds))
             lead.append(best_f1(lead_sentence(passages[0]), golds) if passages else 0.0)
             valid, total = raw_citation_checks(row["trace"].raw_answer, passages)
+            if not row["final"]["abstained"]:
+                held, judged = claim_support_counts(row["trace"].raw_answer, passages)
+                supported, claims_total = supported + held, claims_total + judged
+            assigned = {c["n"] for c in row["final"]["citations"]}
+            spurious += spurious_marker(row["final"]["answer"], assigned, passages)
             raw_valid, raw_total = raw_valid + valid, raw_total + total
             for citation in row["final"]["citations"]:
                 post_total += 1
-                post_valid += int(1 <= citation["n"] <= len(passages) and citation["quote"] in passages[citation["n"] - 1])
+                cited = citation.get("passage") or citation["n"]  # citations before claim-level ones: n was the passage
+                post_valid += int(1 <= cited <= len(passages) and citation["quote"] in passages[cited - 1])
         mean = lambda values: round(statistics.fmean(values), 4) if values else 0.0  # noqa: E731
         ttfts = [r["ttft"] for r in rows + off]
         return {
             "backend": backend, "questions": len(rows), "unanswerable": len(off),
             "context_recall": mean(recall), "answer_rate": mean(answered), "f1": mean(f1), "exact_match": mean(em),
             "lead_f1": mean(lead), "gold_in_answer": mean(in_answer), "gold_in_first_sentence": mean(in_first),
+            "claim_support": round(supported / claims_total, 4) if claims_total else None,
+            "spurious_markers": spurious,
             "citation_validity_raw": round(raw_valid / raw_total, 4) if raw_total else None,
             "citation_validity": round(post_valid / post_total, 4) if post_total else None,
             "abstention_rate": mean([float(r["final"]["abstained"]) for r in off]) if off else None,

@@ -1,0 +1,65 @@
+"""Claim-level citations: a citation is a quote with its own number, and a sentence keeps a
+citation only when the quote supports it."""
+
+from __future__ import annotations
+
+from chat.citations import check_citations
+from chat.rendering import answer_html
+from retrieval.types import ScoredChunk
+
+REPORT = ("Zone NA sales were 12553 in January-June 2023. Zone EUR sales were 9467 in the same period. "
+          "The board met in Vevey on 20 July 2023.")
+MEMO = "The canteen opens at eight. Parking permits are renewed in January."
+
+
+def passage(text: str, chunk_id: int = 1, filename: str = "report.txt") -> ScoredChunk:
+    return ScoredChunk(chunk_id=chunk_id, document_id=chunk_id, collection_id=1, filename=filename, page_start=None,
+                       page_end=None, heading_path=[], text=text)
+
+
+def test_two_sentences_with_different_quotes_get_different_numbers():
+    check = check_citations("Zone NA sales were 12553 in January-June 2023 [1]. "
+                            "Zone EUR sales were 9467 in the same period [1].", [passage(REPORT)])
+    assert [c.n for c in check.citations] == [1, 2]
+    assert check.citations[0].quote == "Zone NA sales were 12553 in January-June 2023."
+    assert check.citations[1].quote == "Zone EUR sales were 9467 in the same period."
+    assert check.text == ("Zone NA sales were 12553 in January-June 2023 [1]. "
+                          "Zone EUR sales were 9467 in the same period [2].")
+    assert REPORT[check.citations[1].start : check.citations[1].end] == check.citations[1].quote
+
+
+def test_the_same_quote_cited_twice_keeps_its_number():
+    check = check_citations("The board met in Vevey [2]. It met on 20 July 2023 in Vevey [2].",
+                            [passage(MEMO, 2, "memo.txt"), passage(REPORT)])
+    assert [c.quote for c in check.citations] == ["The board met in Vevey on 20 July 2023."]
+    assert check.text == "The board met in Vevey [1]. It met on 20 July 2023 in Vevey [1]."
+
+
+def test_a_sentence_whose_quote_lacks_its_number_loses_the_citation():
+    check = check_citations("Zone NA sales were 12138 in January-June 2023 [1]. "
+                            "Zone EUR sales were 9467 in the same period [1].", [passage(REPORT)])
+    assert [c.quote for c in check.citations] == ["Zone EUR sales were 9467 in the same period."]
+    assert check.text == "Zone NA sales were 12138 in January-June 2023. Zone EUR sales were 9467 in the same period [1]."
+    assert check.unsupported == ["Zone NA sales were 12138 in January-June 2023."]
+    assert "12138" in check.claims[0].why and not check.claims[0].supported
+
+
+def test_a_sentence_whose_quote_lacks_its_name_loses_the_citation():
+    check = check_citations("The board met in Lausanne on 20 July 2023 [1].", [passage(REPORT)])
+    assert check.citations == [] and check.claims[0].supported is False
+    assert "lausanne" in check.claims[0].why
+
+
+def test_a_sentence_without_a_citation_is_unsupported():
+    check = check_citations("Zone NA sales were 12553 in January-June 2023 [1]. Sales grew strongly.", [passage(REPORT)])
+    assert check.unsupported == ["Sales grew strongly."]
+
+
+def test_markers_a_model_echoes_from_the_document_stay_text():
+    # Two passages were given: [7] and [8] name none of them, they are the article's own references.
+    article = "ACE2 is the receptor of the virus [7] [8]. It is expressed in the lung."
+    check = check_citations("ACE2 is the receptor of the virus [7] [8] [1].", [passage(article), passage(MEMO, 2)])
+    assert [c.n for c in check.citations] == [1]
+    html = answer_html(check.text, [c.n for c in check.citations])
+    assert html.count('class="cite"') == 1 and 'data-n="1"' in html
+    assert "[\u20607]" in html and "[\u20608]" in html  # shown as the document's text, not as links
