@@ -146,7 +146,8 @@ def _citation(passage: ScoredChunk, n: int, start: int, end: int) -> Citation:
     """The citation of passage[start:end]: the chunk the quote lies in (and that chunk's page and
     the quote's span in its text), so the source panel opens it and highlights exactly the quote.
     A quote across two chunks is cut to its longest piece inside one."""
-    chunk_id, page, chunk_start = passage.chunk_id, passage.page_start, start
+    chunk_id, page = passage.chunk_id, passage.page_start
+    chunk_start: int | None = start
     if isinstance(passage, Passage):
         span, start, end = passage.span_at(start, end)
         if span is None:
