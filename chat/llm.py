@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import httpx
 from django.conf import settings
 
+from chat.markers import neutralise
 from chat.sentences import sentences
 from ingestion.tokenize import default_tokenizer
 from retrieval.types import ScoredChunk
@@ -61,10 +62,16 @@ class ExtractiveBackend:
 
     def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]],
                usage: dict[str, int] | None = None) -> Iterator[str]:
-        for i, (n, sentence) in enumerate(self.select(question, passages)):
+        previous = ""
+        for n, sentence in self.select(question, passages):
             # The marker goes inside the sentence, before its final punctuation: "... night [1]."
+            # A document's own bracketed numbers stay text (chat.markers).
             body, end = (sentence[:-1], sentence[-1]) if sentence[-1] in ".!?" else (sentence, "")
-            yield ("" if i == 0 else " ") + f"{body} [{n}]{end}"
+            # A sentence that does not end in a full stop (a table row, a heading) ends its line,
+            # so the citation check reads the next one as a claim of its own.
+            joint = "" if not previous else (" " if previous[-1] in ".!?" else "\n")
+            yield f"{joint}{neutralise(body)} [{n}]{end}"
+            previous = sentence
 
     def select(self, question: str, passages: Sequence[ScoredChunk]) -> list[tuple[int, str]]:
         tokenizer = default_tokenizer()

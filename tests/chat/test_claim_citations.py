@@ -4,6 +4,7 @@ citation only when the quote supports it."""
 from __future__ import annotations
 
 from chat.citations import check_citations
+from chat.llm import ExtractiveBackend
 from chat.rendering import answer_html
 from retrieval.types import ScoredChunk
 
@@ -63,3 +64,13 @@ def test_markers_a_model_echoes_from_the_document_stay_text():
     html = answer_html(check.text, [c.n for c in check.citations])
     assert html.count('class="cite"') == 1 and 'data-n="1"' in html
     assert "[\u20607]" in html and "[\u20608]" in html  # shown as the document's text, not as links
+
+
+def test_an_extractive_answer_keeps_a_documents_reference_numbers_as_text():
+    article = "The spike protein binds the ACE2 receptor [7] [8]. Masks reduce transmission."
+    raw = "".join(ExtractiveBackend().stream(question="Which receptor does the spike protein bind?",
+                                            passages=[passage(article)], messages=[]))
+    check = check_citations(raw, [passage(article)])
+    assert [c.n for c in check.citations] == [1] and check.citations[0].quote.startswith("The spike protein")
+    html = answer_html(check.text, [c.n for c in check.citations])
+    assert html.count('class="cite"') == 1 and 'data-n="7"' not in html and 'data-n="8"' not in html
