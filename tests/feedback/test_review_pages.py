@@ -133,3 +133,15 @@ def test_vote_list_queries_do_not_grow_with_the_number_of_votes(staff_client, ow
         Vote.objects.create(answer=make_answer(user, question=f"q{n}", answer="a", chunks=[]), user=user, rating="up")
     with django_assert_max_num_queries(len(one.captured_queries)):
         staff_client.get("/review/votes/")
+
+
+def test_the_review_page_shows_how_each_claim_was_judged(staff_client, answer):
+    answer.trace["claims"] = [
+        {"text": "Otters hold hands while sleeping.", "markers": [1], "supported": True, "why": "[1] quoted", "cited": [1]},
+        {"text": "Otters sleep 14 hours.", "markers": [1], "supported": False, "why": "[1] quote lacks 14", "cited": []},
+    ]
+    answer.save()
+    page = staff_client.get(f"/review/answers/{answer.id}/").content.decode()
+    claims = page[page.index('id="claims"'):]
+    assert "supported by [1]: “Otters hold hands while sleeping.”" in claims
+    assert "<strong>unsupported</strong>: “Otters sleep 14 hours.”" in claims and "quote lacks 14" in claims
