@@ -116,7 +116,7 @@ def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> CitationChe
         pieces += [answer[last : claim.start], rewritten]
         last = claim.end
     pieces.append(answer[last:])
-    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", "".join(pieces)).strip()
+    text = "".join(pieces).strip()
     return CitationCheck(text=text, citations=citations, claims=judgements, removed=removed)
 
 

@@ -30,7 +30,7 @@ class Claim:
 
 
 def without_markers(text: str) -> str:
-    return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"\s*\[\d{1,3}\]", "", text)).strip()
+    return re.sub(r"\s*\[\d{1,3}\]", "", text).strip()
 
 
 def spans(text: str) -> list[tuple[int, int]]:

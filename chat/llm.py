@@ -66,7 +66,11 @@ class ExtractiveBackend:
         for n, sentence in self.select(question, passages):
             # The marker goes inside the sentence, before its final punctuation: "... night [1]."
             # A document's own bracketed numbers stay text (chat.markers).
+            # Spaces before that punctuation stay after the marker ("previously [17] ." in the
+            # document), so taking the marker out gives the document's sentence back.
             body, end = (sentence[:-1], sentence[-1]) if sentence[-1] in ".!?" else (sentence, "")
+            end = body[len(body.rstrip()):] + end
+            body = body.rstrip()
             # A sentence that does not end in a full stop (a table row, a heading) ends its line,
             # so the citation check reads the next one as a claim of its own.
             joint = "" if not previous else (" " if previous[-1] in ".!?" else "\n")
