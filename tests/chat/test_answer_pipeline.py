@@ -106,3 +106,16 @@ def test_follow_up_is_rewritten_with_the_previous_question(conversation, setting
     answer_create(conversation=conversation, question="How often are laptops replaced?")
     follow_up = answer_create(conversation=conversation, question="And lost ones?")
     assert "laptops" in Answer.objects.get(pk=follow_up["answer_id"]).standalone_query.lower()
+
+
+def test_an_llm_answer_links_only_the_markers_whose_quotes_support_their_sentence(fake_llm, conversation):
+    fake_llm.replies.append(Reply(text="Hotel nights in Zurich are reimbursed up to 240 francs per night [1] [7] [8]. "
+                                       "Hotel nights in Geneva are reimbursed up to 300 francs [1]."))
+    result = answer_create(conversation=conversation, question="How much is a hotel night in Zurich reimbursed?")
+    assert result["backend"] == "openai" and not result["abstained"]
+    [citation] = result["citations"]
+    assert citation["quote"] == "Hotel nights in Zurich are reimbursed up to 240 francs per night."
+    assert result["answer_html"].count('class="cite"') == 1 and 'data-n="7"' not in result["answer_html"]
+    assert result["unsupported"] == ["Hotel nights in Geneva are reimbursed up to 300 francs."]
+    claims = Answer.objects.get(pk=result["answer_id"]).trace["claims"]
+    assert [c["supported"] for c in claims] == [True, False] and "300" in claims[1]["why"]
