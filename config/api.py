@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
+from accounts.api import router as accounts_router
 from accounts.auth import api_auth
 from accounts.limits import LimitExceeded
 from accounts.middleware import limit_response
@@ -36,6 +37,7 @@ def _limit_exceeded(request: HttpRequest, exc: LimitExceeded) -> HttpResponse:
 
 def _mount_routers() -> None:
     api.add_router("", health_router)
+    api.add_router("", accounts_router)
     api.add_router("", ingestion_router)
     api.add_router("", retrieval_router)
     api.add_router("", chat_router)

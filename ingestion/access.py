@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from accounts.access import (
@@ -162,3 +162,18 @@ def collections_with_role(user: Any, role: Role) -> list[Collection]:
         c for c in readable
         if has_role(role_resolve(user, member_roles=member_roles[c.id], open_default=_open_default(c)), role)
     ]
+
+
+def collections_with_roles(user: Any, *, include_archived: bool = False) -> list[tuple[Collection, Role | None]]:
+    """The readable collections with the role `user` holds in each; with `include_archived`, also
+    the archived ones they manage (for lists that manage collections). Two queries."""
+    readable = list(collections_readable(user, include_archived=include_archived).annotate(document_count=Count("documents")))
+    member_roles: dict[int, list[Role]] = defaultdict(list)
+    if readable and not user.is_staff:
+        rows = memberships_of(user).filter(collection__in=readable).values_list("collection_id", "role")
+        for collection_id, held in rows:
+            member_roles[collection_id].append(Role(held))
+    pairs = [
+        (c, role_resolve(user, member_roles=member_roles[c.id], open_default=_open_default(c))) for c in readable
+    ]
+    return [(c, role) for c, role in pairs if c.archived_at is None or has_role(role, Role.MANAGER)]

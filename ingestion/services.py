@@ -133,6 +133,25 @@ def collection_delete(*, collection: Collection) -> None:
     collection.delete()
 
 
+@transaction.atomic
+def collection_remove(*, collection: Collection, actor: User | None) -> None:
+    """Delete a users' collection that was never used: no documents and no conversations (its
+    memberships go with it). One that holds anything is archived instead: ValueError."""
+    if collection.kind != Collection.Kind.USER or collection.slug == DEFAULT_COLLECTION_SLUG:
+        raise ValueError(f"'{collection.slug}' cannot be deleted")
+    locked = Collection.objects.select_for_update().get(pk=collection.pk)
+    if locked.documents.exists() or Chunk.objects.filter(collection=locked).exists() or _has_conversations(locked):
+        raise ValueError(f"'{collection.slug}' holds documents or conversations: archive it instead")
+    audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=locked, change="deleted")
+    vector_index_drop(locked.id)
+    locked.delete()
+
+
+def _has_conversations(collection: Collection) -> bool:
+    # Conversations belong to chat, above ingestion: asked through the reverse relation by name.
+    return bool(collection.conversations.exists())
+
+
 def collection_build_signature_set(*, collection: Collection, signature: str) -> Collection:
     """Record the settings a collection was built with (evaluation corpora: rebuilt when they change)."""
     collection.build_signature = signature
