@@ -39,6 +39,8 @@
       if (entry) {
         result.textContent = " " + entry.status + (entry.error ? ": " + entry.error : "");
         result.className = "status status-" + entry.status;
+        // A queued file is followed until it is indexed or failed (see follow() below).
+        if (entry.status === "queued" && entry.id != null) { li.dataset.documentId = entry.id; following.set(entry.id, result); }
       } else {
         result.textContent = " failed (HTTP " + xhr.status + ")" + (body && body.detail ? ": " + body.detail : "");
         result.className = "status status-failed";
@@ -88,9 +90,43 @@
     return tr;
   }
 
+  // Uploads still on their way: document id -> the status span of its line under the drop zone.
+  const following = new Map();
+
+  function followed(result, doc) {
+    result.className = "status status-" + doc.status;
+    result.replaceChildren(" " + doc.status);
+    if (doc.status === "indexed") {
+      const link = text("a", doc.chunk_count + " chunk(s)");
+      link.href = "/documents/" + doc.id + "/";
+      result.append(" · ", link);
+    } else if (doc.error) {
+      result.append(": " + doc.error);
+    }
+    return doc.status === "indexed" || doc.status === "failed";
+  }
+
+  async function follow(docs) {
+    for (const [id, result] of following) {
+      let doc = docs.find((d) => d.id === id);
+      if (!doc) {  // filtered out of the table, or deleted meanwhile
+        const response = await fetch("/api/v1/documents/" + id, { headers: { Accept: "application/json" } });
+        if (response.status === 404) { result.textContent = " deleted"; result.className = "status muted"; following.delete(id); continue; }
+        if (!response.ok) continue;
+        doc = await response.json();
+      }
+      if (followed(result, doc)) following.delete(id);
+    }
+  }
+
   let timer = null;
+  let loading = false;
+  let again = false;
   async function refresh() {
     clearTimeout(timer);
+    // One load at a time: an upload finishing during a load asks for one more afterwards.
+    if (loading) { again = true; return; }
+    loading = true;
     try {
       const url = "/api/v1/documents" + (filter.value ? "?status=" + filter.value : "");
       const response = await fetch(url, { headers: { Accept: "application/json" } });
@@ -98,10 +134,14 @@
       tbody.replaceChildren(...(docs.length ? docs.map(row) : [(() => { const tr = document.createElement("tr"); const td = text("td", "No documents yet: drop some files above.", "muted"); td.colSpan = 6; tr.append(td); return tr; })()]));
       const busy = docs.filter((d) => d.status === "queued" || d.status === "processing").length;
       summary.textContent = docs.length + " document(s)" + (busy ? ", " + busy + " in progress" : "");
-      timer = setTimeout(refresh, busy ? 1500 : 5000);
+      await follow(docs);
+      timer = setTimeout(refresh, busy || following.size ? 1500 : 5000);
     } catch (e) {
       summary.textContent = "Could not load the list; retrying…";
       timer = setTimeout(refresh, 5000);
+    } finally {
+      loading = false;
+      if (again) { again = false; refresh(); }
     }
   }
   filter.addEventListener("change", refresh);

@@ -21,6 +21,10 @@ def test_drop_files_and_watch_them_become_indexed(live_server, worker_process, o
         page.set_input_files("#file-input", [str(good), str(empty)])
         page.wait_for_selector("#uploads .status-rejected")
         assert "empty" in page.inner_text("#uploads")
+        # The line under the drop zone follows the file to its final status, as the table does.
+        line = page.locator("#uploads li", has_text="handbook.docx")
+        line.locator(".status-indexed").wait_for(timeout=180_000)
+        assert "chunk(s)" in line.inner_text()
         row = page.locator("#documents tr", has_text="handbook.docx")
         row.locator(".status-indexed").wait_for(timeout=180_000)
         row.locator("a", has_text="handbook.docx").click()
