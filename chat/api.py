@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.http import HttpRequest, StreamingHttpResponse
@@ -22,19 +22,30 @@ from chat.schemas import (
     ConversationPatch,
 )
 from chat.services import answer_as_dict, answer_create, answer_events, conversation_create, conversation_open
+from feedback.selectors import votes_of
 from ingestion.access import access_collection, collections_readable
 
 router = Router(tags=["chat"])
 
 
-def _conversation_dict(conversation: Conversation, *, with_answers: bool = False) -> dict[str, Any]:
+def _conversation_dict(conversation: Conversation, *, with_answers_for: Any = None) -> dict[str, Any]:
+    """The conversation; with its answers and, on each, the vote of `with_answers_for` (the
+    reader: their own vote, also when staff open another user's conversation)."""
     data: dict[str, Any] = {
         "id": conversation.id, "title": conversation.title, "collection": conversation.collection.slug,
-        "created_at": conversation.created_at, "updated_at": conversation.updated_at,
+        "source": conversation.source, "created_at": conversation.created_at, "updated_at": conversation.updated_at,
     }
-    if with_answers:
-        data["answers"] = [answer_as_dict(a) for a in conversation.answers.all()]
+    if with_answers_for is not None:
+        answers = list(conversation.answers.all())
+        votes = votes_of(user=with_answers_for, answer_ids=[a.id for a in answers])
+        data["answers"] = [answer_as_dict(a) | {"vote": votes.get(a.id)} for a in answers]
     return data
+
+
+def source_of(request: HttpRequest) -> str:
+    """Where a conversation started by this request comes from: the chat page signs in with the
+    session, scripts with a bearer token."""
+    return Conversation.Source.API if getattr(request, "api_token", None) is not None else Conversation.Source.BROWSER
 
 
 def _own_conversation(request: HttpRequest, conversation_id: int) -> Conversation:
@@ -49,16 +60,22 @@ def _own_conversation(request: HttpRequest, conversation_id: int) -> Conversatio
     return conversation
 
 
-@router.get("/conversations", response=list[ConversationOut])
-def conversations_list(request: HttpRequest) -> list[dict[str, Any]]:
+@router.get("/conversations", response=list[ConversationOut],
+            summary="Your conversations, newest first; `source=browser` keeps the chat page's, `source=api` the others")
+def conversations_list(request: HttpRequest, source: Literal["browser", "api"] | None = None) -> list[dict[str, Any]]:
     conversations = Conversation.objects.filter(owner=user_of(request), collection__in=collections_readable(request.user))
+    if source == "browser":
+        conversations = conversations.filter(source=Conversation.Source.BROWSER)
+    elif source == "api":
+        conversations = conversations.exclude(source=Conversation.Source.BROWSER)
     return [_conversation_dict(c) for c in conversations.select_related("collection")[:200]]
 
 
 @router.post("/conversations", response={201: ConversationOut})
 def conversations_create(request: HttpRequest, payload: ConversationIn) -> Status:
     collection = access_collection(request.user, payload.collection)
-    return Status(201, _conversation_dict(conversation_create(owner=user_of(request), collection=collection, title=payload.title)))
+    return Status(201, _conversation_dict(conversation_create(
+        owner=user_of(request), collection=collection, title=payload.title, source=source_of(request))))
 
 
 @router.get("/conversations/{conversation_id}", response=ConversationDetailOut,
@@ -67,7 +84,7 @@ def conversations_get(request: HttpRequest, conversation_id: int) -> dict[str, A
     conversation = conversation_open(user=request.user, conversation_id=conversation_id)
     if conversation is None:
         raise HttpError(404, "No such conversation.")
-    return _conversation_dict(conversation, with_answers=True)
+    return _conversation_dict(conversation, with_answers_for=request.user)
 
 
 @router.patch("/conversations/{conversation_id}", response=ConversationOut)
@@ -98,7 +115,7 @@ def conversation_for_question(request: HttpRequest, conversation_id: int | None,
     if conversation_id is not None:
         return _own_conversation(request, conversation_id)
     collection = access_collection(request.user, collection_slug)
-    return conversation_create(owner=user_of(request), collection=collection, title=question[:80])
+    return conversation_create(owner=user_of(request), collection=collection, title=question[:80], source=source_of(request))
 
 
 @router.post("/chat", response=AnswerOut, summary="Ask a question; `stream: true` answers with server-sent events")

@@ -7,9 +7,18 @@ from django.db import models
 
 
 class Conversation(models.Model):
+    class Source(models.TextChoices):
+        """Where a conversation was started: the chat page lists the browser's own and keeps the
+        others (scripts, the OpenAI-compatible endpoint) apart."""
+
+        BROWSER = "browser", "The chat page"
+        API = "api", "The API"
+        OPENAI = "openai", "The OpenAI-compatible endpoint"
+
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
     title = models.CharField(max_length=200, blank=True)
     collection = models.ForeignKey("ingestion.Collection", on_delete=models.CASCADE, related_name="conversations")
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

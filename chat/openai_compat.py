@@ -21,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.auth import token_for
 from accounts.limits import ReleasingIterator, rate_limit_hit, stream_slot_acquire
+from chat.models import Conversation
 from chat.services import answer_events, conversation_create
 from ingestion.access import access_collection, collections_readable
 
@@ -74,7 +75,8 @@ def chat_completions(request: HttpRequest) -> HttpResponseBase:
     rate_limit_hit(user=user, scope="chat")
     release = stream_slot_acquire(user=user) if body.get("stream") else None
     history = [(q, a) for (rq, q), (ra, a) in zip(turns, turns[1:]) if rq == "user" and ra == "assistant"]
-    conversation = conversation_create(owner=user, collection=collection, title=questions[-1][:80])
+    conversation = conversation_create(owner=user, collection=collection, title=questions[-1][:80],
+                                       source=Conversation.Source.OPENAI)
     events = answer_events(conversation=conversation, question=questions[-1], history=history[-3:])
     created = int(time.time())
     if release is not None:

@@ -26,6 +26,12 @@ class CitationOut(Schema):
     passage: int | None = Field(None, description="the passage number the answerer cited")
 
 
+class VoteOut(Schema):
+    rating: str
+    reasons: list[str]
+    comment: str
+
+
 class AnswerOut(Schema):
     answer_id: int
     conversation_id: int
@@ -39,12 +45,14 @@ class AnswerOut(Schema):
     created_at: datetime
     notice: str = ""  # e.g. why the language model did not answer (daily token budget used up)
     unsupported: list[str] = Field(default_factory=list, description="sentences no cited passage supports")
+    vote: VoteOut | None = Field(None, description="your vote on it (in a conversation read back), if any")
 
 
 class ConversationOut(Schema):
     id: int
     title: str
     collection: str
+    source: str = Field(..., description="where it was started: browser (the chat page), api, or openai (/v1)")
     created_at: datetime
     updated_at: datetime
 

@@ -33,8 +33,12 @@ NOT_COVERED = "The documents do not cover this."
 Event = tuple[str, dict[str, Any]]
 
 
-def conversation_create(*, owner: Any, collection: Collection, title: str = "") -> Conversation:
-    return Conversation.objects.create(owner=owner, collection=collection, title=title[:200])
+def conversation_create(
+    *, owner: Any, collection: Collection, title: str = "", source: str = Conversation.Source.API
+) -> Conversation:
+    """A new conversation; `source` says where it was started (the chat page lists the browser's)."""
+    return Conversation.objects.create(owner=owner, collection=collection, title=title[:200],
+                                       source=Conversation.Source(source))
 
 
 def conversation_open(*, user: Any, conversation_id: int) -> Conversation | None:

@@ -164,3 +164,11 @@ def answer_passages(answer: Answer) -> list[PassageView]:
             source_deleted=(passage or row).source_deleted,
         ))
     return views
+
+
+def votes_of(*, user: Any, answer_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """`user`'s vote on each of `answer_ids` they voted on: {answer_id: {rating, reasons, comment}}."""
+    if not answer_ids or not getattr(user, "is_authenticated", False):
+        return {}
+    rows = Vote.objects.filter(user=user, answer_id__in=answer_ids).values("answer_id", "rating", "reasons", "comment")
+    return {row.pop("answer_id"): row for row in rows}

@@ -22,9 +22,20 @@
   }
 
   // -- conversations --
+  // The sidebar lists the conversations started on this page; those started through the API
+  // (scripts, the OpenAI-compatible /v1) are kept apart, folded, below them.
   async function loadConversations() {
-    const list = await api("GET", "/api/v1/conversations");
-    $("conversations").replaceChildren(...list.map((c) => {
+    const [own, others] = await Promise.all([
+      api("GET", "/api/v1/conversations?source=browser"), api("GET", "/api/v1/conversations?source=api"),
+    ]);
+    $("conversations").replaceChildren(...conversationItems(own));
+    $("api-conversations").replaceChildren(...conversationItems(others));
+    $("api-conversations-count").textContent = others.length;
+    $("api-conversations-box").hidden = others.length === 0;
+    if (others.some((c) => c.id === state.conversation)) $("api-conversations-box").open = true;
+  }
+  function conversationItems(list) {
+    return list.map((c) => {
       const li = el("li", null, c.id === state.conversation ? "active" : "");
       const open = el("a", c.title || "Untitled"); open.href = "#"; open.onclick = (e) => { e.preventDefault(); openConversation(c.id); };
       const rename = el("button", "Rename", "link"); rename.onclick = async () => {
@@ -35,7 +46,7 @@
       };
       li.append(open, " ", rename, " ", del);
       return li;
-    }));
+    });
   }
   async function openConversation(id) {
     const conversation = await api("GET", `/api/v1/conversations/${id}`);
@@ -103,14 +114,27 @@
     const comment = el("input"); comment.placeholder = "What was wrong? (optional)";
     const send = el("button", "Send", "secondary"); send.type = "button";
     voteForm.append(reason, comment, send);
-    const voted = el("span", "", "muted small");
-    async function vote(rating, reasons, text) {
-      await api("POST", `/api/v1/answers/${answer.answer_id}/feedback`, { rating, reasons, comment: text || "" });
-      voted.textContent = rating ? " Thanks for the feedback." : ""; voteForm.hidden = true;
+    const voted = el("span", "", "muted small voted");
+    // The user's vote, as stored (a reopened conversation brings it back); pressing the chosen
+    // button again withdraws it.
+    let current = answer.vote || null;
+    function showVote(thanks) {
+      const rating = current ? current.rating : null;
+      up.classList.toggle("chosen", rating === "up"); up.setAttribute("aria-pressed", String(rating === "up"));
+      down.classList.toggle("chosen", rating === "down"); down.setAttribute("aria-pressed", String(rating === "down"));
+      const said = rating === "up" ? " You found this helpful." : rating === "down"
+        ? " You found this not helpful" + (current.reasons.length ? ` (${current.reasons.join(", ").replaceAll("_", " ")})` : "") + "." : "";
+      voted.textContent = said + (thanks && rating ? " Thanks for the feedback." : "");
+      if (rating === "down") { if (current.reasons[0]) reason.value = current.reasons[0]; comment.value = current.comment || ""; }
     }
-    up.onclick = () => vote("up", []);
-    down.onclick = () => { voteForm.hidden = false; };
+    async function vote(rating, reasons, text) {
+      const saved = await api("POST", `/api/v1/answers/${answer.answer_id}/feedback`, { rating, reasons, comment: text || "" });
+      current = saved.rating ? saved : null; voteForm.hidden = true; showVote(true);
+    }
+    up.onclick = () => vote(current && current.rating === "up" ? null : "up", []);
+    down.onclick = () => { if (current && current.rating === "down") vote(null, []); else voteForm.hidden = false; };
     send.onclick = () => vote("down", [reason.value], comment.value);
+    showVote(false);
     view.actions.replaceChildren(copy, " ", regenerate, " ", up, " ", down, " ", voteForm, voted);
     view.box.dataset.answerId = answer.answer_id;
   }
