@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -138,13 +138,53 @@ class PassageView:
     scores: dict[str, float | None]
     ranks: dict[str, int | None]
     source_deleted: bool = False
+    part_of: int | None = None  # not given as a passage of its own, but inside passage [part_of]
+    cited: list[int] = field(default_factory=list)  # the answer's citation numbers that point here
+
+    @property
+    def label(self) -> str:
+        """What the model had of this chunk: a passage of its own, part of one, or nothing."""
+        if self.n is not None:
+            return f"passage {self.n}, given to the model"
+        if self.part_of is not None:
+            return f"inside passage {self.part_of}, given to the model"
+        return "retrieved, not given to the model"
+
+
+def _passage_holding(trace: AnswerTrace) -> dict[int, int]:
+    """chunk id -> the number of the passage whose text holds it (a widened passage holds its
+    lead chunk, its neighbours and the other hits of its document)."""
+    holding = {passage.chunk_id: passage.n for passage in trace.passages}
+    for passage in trace.passages:
+        for chunk_id in [*[s.chunk_id for s in passage.chunks or []], *(passage.hits or [])]:
+            holding.setdefault(chunk_id, passage.n)
+    return holding
+
+
+def _citing(answer: Answer, holding: dict[int, int]) -> tuple[dict[int, list[int]], dict[int, list[int]]]:
+    """The answer's citation numbers by the chunk they point at, and by the passage that holds it."""
+    by_chunk: dict[int, list[int]] = defaultdict(list)
+    by_passage: dict[int, list[int]] = defaultdict(list)
+    for citation in answer.citations:
+        by_chunk[citation["chunk_id"]].append(citation["n"])
+        passage = citation.get("passage") or holding.get(citation["chunk_id"])
+        if passage is not None:
+            by_passage[passage].append(citation["n"])
+    return by_chunk, by_passage
 
 
 def answer_passages(answer: Answer) -> list[PassageView]:
     """Every retrieved passage with its per-stage scores, its text from the trace (the text the
-    model saw), or from the current index when the trace has none (abstained answers)."""
+    model saw), or from the current index when the trace has none (abstained answers); the cited
+    ones first (in the order of their citations), then the others in retrieval order.
+
+    A chunk is labelled by what the model had of it: a passage of its own ([n]), part of a
+    widened passage, or nothing; `cited` lists the citations that point at it (or, for a
+    passage, into it)."""
     trace = answer_trace(answer)
     given = {p.chunk_id: p for p in trace.passages}
+    holding = _passage_holding(trace)
+    by_chunk, by_passage = _citing(answer, holding)
     retrieved = trace.retrieved or [RetrievedChunk(chunk_id=cid, document_id=p.document_id) for cid, p in given.items()]
     missing = [r.chunk_id for r in retrieved if r.chunk_id not in given]
     current = {c.id: c for c in Chunk.objects.filter(id__in=missing).select_related("document")}
@@ -158,12 +198,16 @@ def answer_passages(answer: Answer) -> list[PassageView]:
             text = chunk.text if chunk else ""
             filename = chunk.document.original_filename if chunk else ""
             page = chunk.page_start if chunk else None
+        n = passage.n if passage else None
+        cited = sorted(set(by_chunk.get(row.chunk_id, []) + (by_passage.get(n, []) if n is not None else [])))
         views.append(PassageView(
-            n=passage.n if passage else None, chunk_id=row.chunk_id, document_id=row.document_id,
+            n=n, chunk_id=row.chunk_id, document_id=row.document_id,
             filename=filename, page=page, text=text, scores=row.scores, ranks=row.ranks,
             source_deleted=(passage or row).source_deleted,
+            part_of=holding.get(row.chunk_id) if passage is None else None, cited=cited,
         ))
-    return views
+    # Stable: the uncited keep their retrieval order behind the cited ones.
+    return sorted(views, key=lambda v: min(v.cited) if v.cited else float("inf"))
 
 
 def votes_of(*, user: Any, answer_ids: list[int]) -> dict[int, dict[str, Any]]:

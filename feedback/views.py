@@ -72,8 +72,11 @@ def answer_detail(request: HttpRequest, answer_id: int) -> HttpResponse:
             return redirect(f"{request.path}?saved=1")
         except ValidationError as exc:
             form.add_error(None, exc)
+    others = [p for p in passages if not p.cited]
     return render(request, "feedback/answer.html", {
-        "answer": answer, "trace": answer_trace(answer), "passages": passages, "votes": answer.votes.select_related("user"),
+        "answer": answer, "trace": answer_trace(answer), "passages": passages,
+        "cited": [p for p in passages if p.cited], "others": others, "unfolded": _unfolded(form, others),
+        "votes": answer.votes.select_related("user"),
         "events": answer.events.select_related("user"), "review": review, "form": form,
         "saved": "saved" in request.GET,
     })
@@ -92,3 +95,13 @@ def _initial(review: Review | None, passages: list[PassageView]) -> dict[str, An
         if holder is not None:
             initial[f"quote_{holder.chunk_id}"] = label.quote
     return initial
+
+
+def _unfolded(form: ReviewForm, passages: list[PassageView]) -> set[int]:
+    """The uncited passages shown open all the same: those with a quote or a mark on the form
+    (the current review's, or one just refused), so nothing the reviewer wrote is folded away."""
+    marked = set()
+    for p, whole, quote in form.passage_fields():
+        if whole.value() or (quote.value() or "").strip() or whole.errors or quote.errors:
+            marked.add(p.chunk_id)
+    return marked & {p.chunk_id for p in passages}

@@ -61,3 +61,28 @@ def test_vote_down_with_a_reason_then_find_it_as_staff(live_server, owner, staff
         page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     review = Review.objects.get()
     assert review.verdict == "correct" and review.labels.get().quote == "twenty-eight days of paid leave"
+
+
+def test_the_review_page_of_an_answer_with_50_passages_fits_in_two_screens_with_the_cited_ones_open(
+    live_server, owner, staff, tmp_path,
+):
+    from tests.feedback.review_helpers import answer_with_many_passages
+
+    answer, chunks = answer_with_many_passages(owner, retrieved=50)
+    with browser_page(live_server.url) as page:
+        sign_in(page, "staff", "staff-password-1")
+        page.set_viewport_size({"width": 1280, "height": 800})  # a laptop's screen
+        page.goto(f"/review/answers/{answer.id}/")
+        screen = page.evaluate("window.innerHeight")
+        height = page.evaluate("document.documentElement.scrollHeight")
+        page.screenshot(path=str(tmp_path / "review.png"), full_page=True)
+        assert height <= 2 * screen, f"{height} px for a {screen} px screen"
+        cited = page.locator(f".passage.cited[data-chunk='{chunks[3].id}'] pre.chunk")
+        assert cited.is_visible() and "gather 3 stones" in cited.inner_text()
+        folded = page.locator(f"details.passage[data-chunk='{chunks[10].id}'] pre.chunk")
+        assert not folded.is_visible()
+        assert "not given to the model" not in page.inner_text(".passage.cited >> nth=1")
+        # Unfolding shows the rest, and any of them can be opened and quoted.
+        page.click(".other-passages > summary")
+        page.click(f"details.passage[data-chunk='{chunks[10].id}'] > summary")
+        assert folded.is_visible() and "gather 10 stones" in folded.inner_text()
