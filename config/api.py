@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
+from ninja.openapi.schema import OpenAPISchema
 
 from accounts.api import router as accounts_router
 from accounts.auth import api_auth
 from accounts.limits import LimitExceeded
 from accounts.middleware import limit_response
 from chat.api import router as chat_router
+from chat.openai_schema import openai_paths_add
 from config.health import router as health_router
 from feedback.api import router as feedback_router
 from ingestion.api import router as ingestion_router
 from retrieval.api import router as retrieval_router
 
-api = NinjaAPI(
+
+class FootnoteAPI(NinjaAPI):
+    """The NinjaAPI whose schema also describes the OpenAI-compatible endpoints (plain views,
+    see chat.openai_schema), so /api/v1/docs lists every endpoint a script may call."""
+
+    def get_openapi_schema(self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        openai_paths_add(schema)
+        return schema
+
+
+api = FootnoteAPI(
     title="Footnote API",
     version="1",
     description=(

@@ -74,7 +74,7 @@ def _rates(rows: list[tuple[str, Any]]) -> list[tuple[str, int, int]]:
 
 def dashboard_data(*, days: int = 30, top: int = 10) -> dict[str, Any]:
     """Everything the dashboard charts over the last `days` days: votes per day, thumbs-up rate by
-    backend, prompt version and collection, the most down-voted documents and chunks (by the citations the user saw,
+    backend, prompt (name and version) and collection, the most down-voted documents and chunks (by the citations the user saw,
     else the passages given to the model), and the top reasons of down votes."""
     since = timezone.now() - dt.timedelta(days=days)
     per_day: dict[dt.date, dict[str, int]] = defaultdict(lambda: {"up": 0, "down": 0})
@@ -101,7 +101,7 @@ def dashboard_data(*, days: int = 30, top: int = 10) -> dict[str, Any]:
     return {
         "timeline": timeline,
         "by_backend": _rates([(r["rating"], r["answer__backend"]) for r in rows]),
-        "by_prompt": _rates([(r["rating"], _prompt_version(traces.get(r["answer_id"]))) for r in rows]),
+        "by_prompt": _rates([(r["rating"], _prompt_label(traces.get(r["answer_id"]))) for r in rows]),
         "by_collection": _rates([(r["rating"], r["answer__conversation__collection__slug"]) for r in rows]),
         "documents": documents.most_common(top),
         "chunks": chunks.most_common(top),
@@ -121,8 +121,12 @@ def _sources(citations: list[dict[str, Any]], trace: AnswerTrace | None) -> list
     return [(p.document_id, p.chunk_id, p.filename) for p in passages if p.document_id is not None]
 
 
-def _prompt_version(trace: AnswerTrace | None) -> str | None:
-    return trace.prompt.version or None if trace is not None else None
+def _prompt_label(trace: AnswerTrace | None) -> str | None:
+    """The prompt an answer was made with, as "name v<version>" (None when the trace has none)."""
+    if trace is None or not (trace.prompt.name or trace.prompt.version):
+        return None
+    name = trace.prompt.name or "unnamed prompt"
+    return f"{name} v{trace.prompt.version}" if trace.prompt.version else name
 
 
 @dataclass
@@ -214,5 +218,6 @@ def votes_of(*, user: Any, answer_ids: list[int]) -> dict[int, dict[str, Any]]:
     """`user`'s vote on each of `answer_ids` they voted on: {answer_id: {rating, reasons, comment}}."""
     if not answer_ids or not getattr(user, "is_authenticated", False):
         return {}
-    rows = Vote.objects.filter(user=user, answer_id__in=answer_ids).values("answer_id", "rating", "reasons", "comment")
-    return {row.pop("answer_id"): row for row in rows}
+    rows = Vote.objects.filter(user=user, answer_id__in=answer_ids).values_list("answer_id", "rating", "reasons", "comment")
+    return {answer_id: {"rating": rating, "reasons": reasons, "comment": comment}
+            for answer_id, rating, reasons, comment in rows}

@@ -35,6 +35,14 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return wrapper
 
 
+# The thumbs-up rate charts: (heading, what each row is, the dashboard data's key).
+RATE_CHARTS = [
+    ("By backend", "each row is the backend that answered (extractive, openai, local)", "by_backend"),
+    ("By prompt", "each row is the prompt's name and version the answer was made with", "by_prompt"),
+    ("By collection", "each row is the collection (slug) the question was asked in", "by_collection"),
+]
+
+
 @staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     days = request.GET.get("days", "30")
@@ -42,8 +50,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     return render(request, "feedback/dashboard.html", {
         "data": data,
         "timeline": charts.timeline(data["timeline"]),
-        "rates": [(title, charts.rate_bars(data[key])) for title, key in
-                  [("Backend", "by_backend"), ("Prompt version", "by_prompt"), ("Collection", "by_collection")]],
+        "rates": [(title, what, charts.rate_bars(data[key])) for title, what, key in RATE_CHARTS],
         "reasons": charts.count_bars(data["reasons"]),
     })
 

@@ -145,3 +145,10 @@ def test_the_review_page_shows_how_each_claim_was_judged(staff_client, answer):
     claims = page[page.index('id="claims"'):]
     assert "supported by [1]: “Otters hold hands while sleeping.”" in claims
     assert "<strong>unsupported</strong>: “Otters sleep 14 hours.”" in claims and "quote lacks 14" in claims
+
+
+def test_the_dashboard_names_each_prompt_by_name_and_version_and_says_what_its_rows_are(staff_client, owner, answer):
+    Vote.objects.create(answer=answer, user=owner, rating="up")
+    page = staff_client.get("/review/").content.decode()
+    assert "grounded-answer v1" in page and "<h4>By prompt</h4>" in page
+    assert "the prompt&#x27;s name and version" in page.lower() or "the prompt's name and version" in page.lower()
