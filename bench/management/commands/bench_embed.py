@@ -1,6 +1,6 @@
 """Embedding throughput: our Embedder against a plain `SentenceTransformer.encode`, side by side.
 
-    python manage.py bench_embed --dataset ../shared/data/scifact [--limit N] [--rounds R] [--json FILE]
+    python manage.py bench_embed --dataset $DATA/scifact [--limit N] [--rounds R] [--json FILE]
         [--backend B] [--batch-size N] [--threads N] [--sweep]
 
 The corpus is chunked with the real chunker. Both models are loaded (load time excluded) and
@@ -8,6 +8,8 @@ warmed up, run with the same number of intra-op threads, then timed on the same 
 alternating order for R rounds (the machine is shared, so one run compares them under the same
 load). Plain encode uses default arguments (batch 32, torch, fp32). --sweep also times our
 embedder at other batch sizes and without length sorting (one pass each).
+
+$DATA: where you downloaded the datasets (docs/benchmarks.md, "Running them", says from where).
 """
 
 from __future__ import annotations

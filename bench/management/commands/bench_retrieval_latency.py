@@ -1,11 +1,13 @@
 """Retrieval latency on synthetic corpora of real sentences, in a database of its own.
 
-    python manage.py bench_retrieval_latency --sources ../shared/data/scifact ../shared/data/covid-qa \
+    python manage.py bench_retrieval_latency --sources $DATA/scifact $DATA/covid-qa \
         --chunks 10000 100000 [--queries 200] [--json FILE]
 
 Builds (or resumes, or reuses) one collection per size in the database `--database`
 (default footnote_bench, on the same PostgreSQL server, never the app's database), then times
 bm25, vector and hybrid search and the reranking of 20 candidates with real questions.
+
+$DATA: where you downloaded the datasets (docs/benchmarks.md, "Running them", says from where).
 """
 
 from __future__ import annotations

@@ -1,14 +1,16 @@
 """Answer quality of one LLM backend on a corpus with gold answers (and off-corpus questions).
 
-    python manage.py evaluate_answers --corpus ../shared/data/covid-qa/corpus.jsonl \
-        --questions ../shared/data/covid-qa/qa-dev.jsonl [--unanswerable bench/data/offcorpus-questions.jsonl] \
+    python manage.py evaluate_answers --corpus $DATA/covid-qa/corpus.jsonl \
+        --questions $DATA/covid-qa/qa-dev.jsonl [--unanswerable bench/data/offcorpus-questions.jsonl] \
         [--backend extractive] [--limit N] [--json FILE]
-    python manage.py evaluate_answers --documents ../shared/data/docs \
+    python manage.py evaluate_answers --documents $DATA/docs \
         --questions bench/data/company-qa.jsonl --unanswerable bench/data/company-unanswerable.jsonl
 
 `--corpus` is a jsonl of texts (`_id`, `text`, optional `title`); `--documents` a folder of files,
 each uploaded through the product's own check and parser (bench/documents.py). A question with a
 `history` ([[question, answer], ...]) is asked as a follow-up in a conversation that holds it.
+
+$DATA: where you downloaded the datasets (docs/benchmarks.md, "Running them", says from where).
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """Every retrieval mode on a BEIR-format dataset: nDCG@10, recall, MRR and latency, as a table.
 
-    python manage.py evaluate_retrieval --dataset ../shared/data/scifact [--modes bm25 ...] [--json FILE]
+    python manage.py evaluate_retrieval --dataset $DATA/scifact [--modes bm25 ...] [--json FILE]
+
+$DATA: where you downloaded the datasets (docs/benchmarks.md, "Running them", says from where).
 """
 
 from __future__ import annotations
