@@ -28,6 +28,7 @@ from chat.markers import neutralise
 from chat.sentences import sentences
 from ingestion.tokenize import default_tokenizer
 from retrieval.types import ScoredChunk
+from runtime.metrics import LLM_DOWN
 
 logger = logging.getLogger(__name__)
 # Passage tokens given to the local backend: SmolLM2's window is 8k tokens and a 135M model
@@ -323,12 +324,15 @@ def request_max_tokens(messages: list[dict[str, str]]) -> int:
 def mark_down(name: str, reason: str) -> None:
     _down_until[name] = time.monotonic() + settings.LLM_RETRY_SECONDS
     _down_reason[name] = reason
+    LLM_DOWN.labels(name).set(1)
 
 
 def is_down(name: str) -> str:
     """The reason `name` is known to be unavailable right now, or ''."""
     if _down_until.get(name, 0) > time.monotonic():
         return _down_reason.get(name, "unavailable")
+    if _down_until.pop(name, None) is not None:
+        LLM_DOWN.labels(name).set(0)
     return ""
 
 

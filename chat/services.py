@@ -27,6 +27,7 @@ from ingestion.models import Collection
 from ingestion.tokenize import default_tokenizer
 from retrieval.search import search
 from retrieval.types import ScoredChunk, SearchResult
+from runtime.metrics import ANSWERS, LLM_FALLBACKS, LLM_TOKENS, STAGE_SECONDS, observe_ms
 
 NOT_COVERED = "The documents do not cover this."
 
@@ -150,6 +151,7 @@ def answer_events(
     trace = _trace(conversation, retrieval, context, generated, checked,
                    ttft=ttft if ttft is not None else _ms(started), total=_ms(started))
     answer = _store(conversation=conversation, question=question, checked=checked, trace=trace)
+    _observe(name, trace, abstained=checked.abstained)
     yield "citations", {"citations": answer.citations}
     yield "done", answer_as_dict(answer)
 
@@ -224,6 +226,21 @@ def _trace(conversation: Conversation, retrieval: Retrieval, context: Context, g
         tokens=generated.tokens if generated.tokens is not None else {"answer_chars": len(generated.text)},
         notice=generated.notice, fallback=generated.fallback, truncated=generated.truncated,
     )
+
+
+def _observe(requested: str, trace: AnswerTrace, *, abstained: bool) -> None:
+    """The answer in the metrics: its stages' times, its outcome, its tokens, a fallback."""
+    timings = trace.timings_ms
+    observe_ms(STAGE_SECONDS, timings.passages, "passages")
+    observe_ms(STAGE_SECONDS, timings.ttft, "ttft")
+    if timings.total is not None:
+        observe_ms(STAGE_SECONDS, timings.total - timings.retrieval - (timings.passages or 0.0), "generation")
+    ANSWERS.labels(trace.backend, "abstained" if abstained else "answered").inc()
+    for key, direction in (("prompt_tokens", "in"), ("completion_tokens", "out")):
+        if trace.tokens.get(key):
+            LLM_TOKENS.labels(requested, trace.model, direction).inc(trace.tokens[key])
+    if trace.fallback:
+        LLM_FALLBACKS.labels(requested).inc()
 
 
 def passage_record(n: int, passage: ScoredChunk) -> PassageRecord:

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "accounts.middleware.RequestIdMiddleware",
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -256,6 +257,10 @@ RERANK_BACKEND = env_choice("RERANK_BACKEND", "onnx", ["torch", "onnx", "onnx-in
 # Candidates each retriever contributes before fusion.
 RETRIEVAL_CANDIDATES = env_int("RETRIEVAL_CANDIDATES", 100, minimum=1)
 RRF_K = env_float("RRF_K", 60.0)
+
+# --- Operations ---------------------------------------------------------------------------------
+# /metrics answers requests from this machine, and others that send this token as a Bearer token.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 
 # --- Chat ---------------------------------------------------------------------------------------
 # LLM_BACKEND: openai | local | extractive. Unset: openai when LLM_BASE_URL is set, else extractive.

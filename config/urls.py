@@ -2,8 +2,10 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.api import api
+from config.metrics import metrics
 
 urlpatterns = [
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("accounts/", include("accounts.urls")),
