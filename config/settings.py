@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "retrieval",
     "chat",
     "feedback",
+    "operations",  # the staff page of how the system does: reads every app below it
     "bench",  # benchmarks and evaluations: the top layer, last
 ]
 

@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("retrieval.urls")),
     path("", include("chat.urls")),
     path("", include("feedback.urls")),
+    path("", include("operations.urls")),
 ]
