@@ -33,6 +33,8 @@ LLM_DOWN = Gauge("footnote_llm_circuit_open", "1 while a backend is known to be 
                  ["backend"], multiprocess_mode="max")
 ANSWERS = Counter("footnote_answers_total", "Answers given, by backend and outcome (answered, abstained)",
                   ["backend", "outcome"])
+QUERY_EMBEDDING_CACHE = Counter("footnote_query_embedding_cache_total",
+                                "Query embeddings served from the cache (hit) or computed (miss)", ["result"])
 ANSWER_CACHE_HITS = Counter("footnote_answer_cache_hits_total", "Answers served from the answer cache")
 ANSWER_CACHE_MISSES = Counter("footnote_answer_cache_misses_total", "Answers made because none was cached")
 DOCUMENTS_PROCESSED = Counter("footnote_ingestion_documents_total",
