@@ -4,6 +4,7 @@ citation check, stored answer with its trace."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,7 +28,10 @@ from ingestion.models import Collection
 from ingestion.tokenize import default_tokenizer
 from retrieval.search import search
 from retrieval.types import ScoredChunk, SearchResult
+from runtime.logcontext import log_bind
 from runtime.metrics import ANSWERS, LLM_FALLBACKS, LLM_TOKENS, STAGE_SECONDS, observe_ms
+
+logger = logging.getLogger(__name__)
 
 NOT_COVERED = "The documents do not cover this."
 
@@ -152,6 +156,9 @@ def answer_events(
                    ttft=ttft if ttft is not None else _ms(started), total=_ms(started))
     answer = _store(conversation=conversation, question=question, checked=checked, trace=trace)
     _observe(name, trace, abstained=checked.abstained)
+    log_bind(answer_id=answer.id)
+    logger.info("answer %s stored (backend %s, %s citations%s)", answer.id, answer.backend, len(answer.citations),
+                ", abstained" if answer.abstained else "")
     yield "citations", {"citations": answer.citations}
     yield "done", answer_as_dict(answer)
 

@@ -12,6 +12,7 @@ from ingestion import worker  # noqa: F401  (connects the worker's signal handle
 from ingestion.models import Document
 from ingestion.selectors import document_get, failure_kind
 from ingestion.services import DOCUMENT_PROCESS_TASK, document_process
+from runtime.logcontext import log_scope
 from runtime.metrics import CHUNKS_INDEXED, DOCUMENT_SECONDS, DOCUMENTS_PROCESSED
 
 
@@ -27,7 +28,8 @@ from runtime.metrics import CHUNKS_INDEXED, DOCUMENT_SECONDS, DOCUMENTS_PROCESSE
 )
 def document_process_task(document_id: int) -> None:
     started = time.perf_counter()
-    document_process(document_id=document_id)
+    with log_scope(document_id=document_id, task_id=document_process_task.request.id):
+        document_process(document_id=document_id)
     _observe(document_id, time.perf_counter() - started)
 
 
