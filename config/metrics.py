@@ -1,6 +1,9 @@
 """GET /metrics: the Prometheus exposition of every process (runtime/metrics.py), plus the
 ingestion queue read from the database at scrape time.
 
+With several processes (gunicorn's workers, the Celery worker) each writes its samples to a
+multiprocess folder and the scrape adds them up (runtime/metrics.py).
+
 Open to requests from this machine and to a scrape token (METRICS_TOKEN, sent as
 `Authorization: Bearer ...`); anything else gets 403, so the numbers of a company's use are
 not public. The request-latency middleware records every request by its route pattern.
@@ -11,12 +14,13 @@ from __future__ import annotations
 import hmac
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY, Collector
 
@@ -36,6 +40,19 @@ class QueueCollector(Collector):
                                 "How long the oldest queued document has waited", value=oldest or 0.0)
 
 
+class FoldersCollector(Collector):
+    """The samples every process wrote into the multiprocess folders, added up: this server's
+    own (PROMETHEUS_MULTIPROC_DIR) and those of processes elsewhere that share a volume with it
+    (METRICS_MERGE_DIRS: the worker's container in docker-compose)."""
+
+    def __init__(self, folders: list[str]) -> None:
+        self.folders = folders
+
+    def collect(self) -> Iterable[Metric]:
+        files = sorted(str(p) for folder in self.folders for p in Path(folder).glob("*.db"))
+        return MultiProcessCollector.merge(files, accumulate=True)
+
+
 def _allowed(request: HttpRequest) -> bool:
     token = settings.METRICS_TOKEN
     header = request.headers.get("Authorization", "")
@@ -47,9 +64,10 @@ def _allowed(request: HttpRequest) -> bool:
 def metrics(request: HttpRequest) -> HttpResponse:
     if not _allowed(request):
         return HttpResponseForbidden("Metrics are served to this machine and to METRICS_TOKEN only.\n")
-    registry = CollectorRegistry()
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        MultiProcessCollector(registry)  # every process's samples, added up
+    folders = [f for f in [os.environ.get("PROMETHEUS_MULTIPROC_DIR", ""), *settings.METRICS_MERGE_DIRS] if f]
+    if folders:
+        registry = CollectorRegistry()
+        registry.register(FoldersCollector(folders))  # every process's samples, added up
     else:
         registry = REGISTRY  # this process's own
     output = generate_latest(registry) + generate_latest(_queue_registry())

@@ -266,6 +266,9 @@ RRF_K = env_float("RRF_K", 60.0)
 # --- Operations ---------------------------------------------------------------------------------
 # /metrics answers requests from this machine, and others that send this token as a Bearer token.
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# Multiprocess folders of processes on other containers whose samples /metrics adds to its own
+# (docker-compose: the worker's), beside PROMETHEUS_MULTIPROC_DIR.
+METRICS_MERGE_DIRS = env_list("METRICS_MERGE_DIRS", [])
 
 # --- Chat ---------------------------------------------------------------------------------------
 # LLM_BACKEND: openai | local | extractive. Unset: openai when LLM_BASE_URL is set, else extractive.

@@ -9,9 +9,10 @@ import sys
 
 import pytest
 from django.test import Client
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry
 
 from chat.services import answer_create, conversation_create
+from config.metrics import FoldersCollector
 from ingestion.services import collection_default_ensure
 from ingestion.tasks import document_process_task
 from tests.conftest import PROJECT_ROOT, bearer_client
@@ -68,15 +69,16 @@ def test_counts_move_with_a_search_an_answer_an_upload_and_a_vote(owner):
 
 
 COUNT_A_VOTE = "from runtime.metrics import VOTES; VOTES.labels('down').inc()"
-SCRAPE = ("from prometheus_client import CollectorRegistry; from prometheus_client.multiprocess import "
-          "MultiProcessCollector; r = CollectorRegistry(); MultiProcessCollector(r); "
-          "print(r.get_sample_value('footnote_feedback_votes_total', {'rating': 'down'}))")
 
 
 def test_the_samples_of_several_processes_add_up(tmp_path):
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    for _ in range(2):  # two processes, as two gunicorn workers or a worker and the web server
-        subprocess.run([sys.executable, "-c", COUNT_A_VOTE], cwd=PROJECT_ROOT, env=env, check=True)
-    scraped = subprocess.run([sys.executable, "-c", SCRAPE], cwd=PROJECT_ROOT, env=env, check=True,
-                             capture_output=True, text=True)
-    assert scraped.stdout.strip() == "2.0"
+    """Two processes on one server share a folder (gunicorn's workers); another container's
+    folder is merged in too (the worker's, in docker-compose)."""
+    web, worker = tmp_path / "web", tmp_path / "worker"
+    for folder in (web, web, worker):
+        folder.mkdir(exist_ok=True)
+        subprocess.run([sys.executable, "-c", COUNT_A_VOTE], cwd=PROJECT_ROOT, check=True,
+                       env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)})
+    registry = CollectorRegistry()
+    registry.register(FoldersCollector([str(web), str(worker)]))
+    assert registry.get_sample_value("footnote_feedback_votes_total", {"rating": "down"}) == 3.0
