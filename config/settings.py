@@ -270,6 +270,10 @@ METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 # (docker-compose: the worker's), beside PROMETHEUS_MULTIPROC_DIR.
 METRICS_MERGE_DIRS = env_list("METRICS_MERGE_DIRS", [])
 
+# Exact answer cache (chat/answer_cache.py): how long a repeated question may get the answer made
+# before, when nothing that shapes it changed; 0 turns it off.
+ANSWER_CACHE_SECONDS = env_int("ANSWER_CACHE_SECONDS", 86400, minimum=0)
+
 # --- Chat ---------------------------------------------------------------------------------------
 # LLM_BACKEND: openai | local | extractive. Unset: openai when LLM_BASE_URL is set, else extractive.
 LLM_BACKEND = env_choice("LLM_BACKEND", "", ["openai", "local", "extractive"])
