@@ -23,6 +23,15 @@ class CitationOut(Schema):
     quote: str
 
 
+class RelatedOut(Schema):
+    n: int
+    chunk_id: int
+    document_id: int | None
+    filename: str
+    page: int | None
+    excerpt: str
+
+
 class AnswerOut(Schema):
     answer_id: int
     conversation_id: int
@@ -35,6 +44,8 @@ class AnswerOut(Schema):
     citations: list[CitationOut]
     created_at: datetime
     notice: str = ""  # e.g. why the language model did not answer (daily token budget used up)
+    # When the documents do not cover the question: the nearest passages, as reading, not citations.
+    related: list[RelatedOut] = []
 
 
 class ConversationOut(Schema):
