@@ -131,8 +131,9 @@ _MONEY = re.compile(r"[$€£¥]|\b(?:USD|EUR|CHF|GBP|JPY|CAD|AUD|dollars?|euros
 _DATE = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b|\b(?:" + "|".join(MONTHS + WEEKDAYS) + r")\b"
                    r"|\b(?:jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\.?\s+\d|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b"
                    r"|\b\d{1,2}:\d\d\b|\b(?:today|tomorrow|yesterday|tonight|noon|midnight|morning|afternoon|evening|"
-                   r"weekend|week|month|year|decade|century|spring|summer|autumn|fall|winter|date|day|days|since|"
-                   r"until|after|before|during|ago|annually|daily|weekly|monthly)\b", re.IGNORECASE)
+                   r"weekends?|weeks?|months?|years?|decades?|century|centuries|hours?|minutes?|spring|summer|autumn|fall|"
+                   r"winter|dates?|days?|since|until|after|before|during|ago|every|once|twice|annually|daily|weekly|"
+                   r"monthly|yearly)\b", re.IGNORECASE)
 _PLACE = re.compile(r"\b(?:street|st|avenue|ave|road|rd|suite|ste|floor|room|building|city|town|country|state|"
                     r"province|county|region|office|offices|headquarters|venue|hall|center|centre|campus|site|"
                     r"located|based|address|place|places|area|where|abroad|online|remote|remotely)\b|\b\d{5}\b",
