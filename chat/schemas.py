@@ -26,6 +26,15 @@ class CitationOut(Schema):
     passage: int | None = Field(None, description="the passage number the answerer cited")
 
 
+class RelatedOut(Schema):
+    n: int
+    chunk_id: int
+    document_id: int | None
+    filename: str
+    page: int | None
+    excerpt: str
+
+
 class AnswerOut(Schema):
     answer_id: int
     conversation_id: int
@@ -39,6 +48,8 @@ class AnswerOut(Schema):
     created_at: datetime
     notice: str = ""  # e.g. why the language model did not answer (daily token budget used up)
     unsupported: list[str] = Field(default_factory=list, description="sentences no cited passage supports")
+    # When the documents do not cover the question: the nearest passages, as reading, not citations.
+    related: list[RelatedOut] = []
 
 
 class ConversationOut(Schema):

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from accounts.audit import Action, audit_record
 from chat import llm
+from chat.answerability import Verdict, answer_verdict, verdict
 from chat.citations import Citation, check_citations
 from chat.generation import Generated, generate
 from chat.models import Answer, Conversation
@@ -34,6 +35,7 @@ from runtime.metrics import ANSWERS, LLM_FALLBACKS, LLM_TOKENS, STAGE_SECONDS, o
 logger = logging.getLogger(__name__)
 
 NOT_COVERED = "The documents do not cover this."
+RELATED_PASSAGES = 3  # offered as related reading when the passages do not answer the question
 
 Event = tuple[str, dict[str, Any]]
 
@@ -74,6 +76,7 @@ def answer_as_dict(answer: Answer) -> dict[str, Any]:
         "notice": trace.notice or "",
         # The answer's sentences no cited passage supports (shown as such beside the answer).
         "unsupported": [c.text for c in trace.claims or [] if not c.supported] if not answer.abstained else [],
+        "related": trace.related or [],
     }
 
 
@@ -145,15 +148,22 @@ def answer_events(
     retrieval = _retrieve(conversation, question, history)
     context = _context(retrieval, backend=name)
     generated, ttft = Generated(text="", backend="extractive"), None
-    if context.covered:
+    answerable = _answerable(question, retrieval, context)
+    if answerable is not None and answerable.answerable:
         messages = answer_messages(question, context.passages)
         pieces = generate(name, question, context.passages, messages, conversation.owner)
         generated, ttft = yield from _token_events(pieces, started)
     checked = _check(generated.text, context.passages)
+    if answerable is not None and answerable.answerable and generated.backend != "extractive":
+        # The same check on what the language model returned: its answer with the sentences it cites.
+        said = " ".join([checked.text, *(c.quote for c in checked.citations)])
+        answerable = answer_verdict(question, said, constraints=answerable.constraints)
+    if answerable is not None and not answerable.answerable and not checked.abstained:
+        checked = Checked(text=NOT_COVERED, citations=[], removed=checked.removed, abstained=True)
     if checked.abstained and not generated.text:
         yield "token", {"text": NOT_COVERED}
     trace = _trace(conversation, retrieval, context, generated, checked,
-                   ttft=ttft if ttft is not None else _ms(started), total=_ms(started))
+                   ttft=ttft if ttft is not None else _ms(started), total=_ms(started), answerable=answerable)
     answer = _store(conversation=conversation, question=question, checked=checked, trace=trace)
     _observe(name, trace, abstained=checked.abstained)
     log_bind(answer_id=answer.id)
@@ -191,6 +201,31 @@ def _context(retrieval: Retrieval, *, backend: str) -> Context:
                    ms=_ms(started))
 
 
+def _answerable(question: str, retrieval: Retrieval, context: Context) -> Verdict | None:
+    """Whether some sentence or table row of the passages meets the question's constraints
+    (chat.answerability); None when the relevance gate found nothing to check. A follow-up's
+    standalone query is the previous question and this one: the previous one lends what this
+    one does not name."""
+    if not context.covered:
+        return None
+    query = retrieval.query
+    previous = query[: -len(question)].strip() if query != question and query.endswith(question) else ""
+    return verdict(question, context.passages, previous=previous)
+
+
+def _related(context: Context, answerable: Verdict) -> list[dict[str, Any]]:
+    """The nearest passages, for reading: the one holding the nearest candidate first."""
+    order = sorted(range(len(context.passages)), key=lambda i: i + 1 != answerable.nearest_n)[:RELATED_PASSAGES]
+    related = []
+    for i in order:
+        passage = context.passages[i]
+        nearest = answerable.nearest.split("] ", 1)[-1] if i + 1 == answerable.nearest_n else ""
+        related.append({"n": i + 1, "chunk_id": passage.chunk_id, "document_id": passage.document_id,
+                        "filename": passage.filename, "page": passage.page_start,
+                        "excerpt": nearest or " ".join(passage.text.split())[:240]})
+    return related
+
+
 def _token_events(pieces: Generator[str, None, Generated], started: float) -> Generator[Event, None, tuple[Generated, float | None]]:
     """("token", {text}) per generated piece; returns the generation and the time to its first token."""
     ttft = None
@@ -216,8 +251,10 @@ def _check(text: str, passages: Sequence[ScoredChunk]) -> Checked:
 
 
 def _trace(conversation: Conversation, retrieval: Retrieval, context: Context, generated: Generated,
-           checked: Checked, *, ttft: float, total: float) -> AnswerTrace:
+           checked: Checked, *, ttft: float, total: float, answerable: Verdict | None = None) -> AnswerTrace:
     result = retrieval.result
+    refused = answerable is not None and not answerable.answerable
+    because = context.why if not context.covered else answerable.why if answerable and refused else None
     return AnswerTrace(
         collection=conversation.collection.slug, standalone_query=retrieval.query,
         retrieved=[RetrievedChunk(chunk_id=p.chunk_id, document_id=p.document_id, scores=asdict(p.scores),
@@ -225,7 +262,9 @@ def _trace(conversation: Conversation, retrieval: Retrieval, context: Context, g
         rerank=result.rerank, prompt=PromptRef(name=ANSWER_PROMPT_NAME, version=ANSWER_PROMPT_VERSION),
         timings_ms=Timings(retrieval=retrieval.ms, rerank=result.timings_ms.get("rerank", 0.0),
                            search_breakdown=result.timings_ms, passages=context.ms, ttft=ttft, total=total),
-        relevance=context.why, abstained_because=None if context.covered else context.why,
+        relevance=context.why, abstained_because=because,
+        answerability=answerable.as_json() if answerable is not None else None,
+        related=_related(context, answerable) if answerable is not None and refused else None,
         sentence_order=context.sentence_order,
         passages=[passage_record(n, p) for n, p in enumerate(context.passages, start=1)],
         raw_answer=generated.text, backend=generated.backend, model=llm.get_backend(generated.backend).model,

@@ -118,7 +118,8 @@ class Timings:
 
 
 # Keys written only when they say something (old rows, and readers, tell absence from a value).
-_OPTIONAL = ("abstained_because", "notice", "fallback", "truncated", "deleted_documents", "purged")
+_OPTIONAL = ("abstained_because", "notice", "fallback", "truncated", "deleted_documents", "purged", "answerability",
+             "related")
 
 
 @dataclass
@@ -144,6 +145,12 @@ class AnswerTrace:
     truncated: bool | None = None  # the backend failed mid-answer
     deleted_documents: list[int] | None = None  # sources erased since (answers_forget_document)
     purged: bool | None = None  # emptied by feedback retention: nothing else is kept
+    # The answerability check (chat.answerability): {"answerable", "why", "checked" ("passages" or
+    # "answer"), "constraints", "met": [[constraint, where]], "unmet", "nearest"}. None: older rows.
+    answerability: dict[str, Any] | None = None
+    # When it abstained: the nearest passages, offered as related reading, not as citations
+    # ([{"n", "chunk_id", "document_id", "filename", "page", "excerpt"}]).
+    related: list[dict[str, Any]] | None = None
 
     def to_json(self) -> Json:
         if self.purged:

@@ -91,6 +91,17 @@
       answer.unsupported.forEach((s, i) => warning.append(el("span", `${i ? " · " : ""}“${s}”`)));
       view.box.insertBefore(warning, view.actions);
     }
+    if (answer.related && answer.related.length) {
+      // Not citations: the nearest passages, for the reader to look at themselves.
+      const related = el("div", null, "related muted small");
+      related.append(el("p", "Related passages (they do not answer the question):"));
+      const list = el("ul");
+      answer.related.forEach((r) => {
+        list.append(el("li", `${r.filename}${r.page ? ", p. " + r.page : ""}: “${r.excerpt}”`));
+      });
+      related.append(list);
+      view.box.insertBefore(related, view.actions);
+    }
     const copy = el("button", "Copy", "secondary"); copy.type = "button";
     copy.onclick = () => { navigator.clipboard && navigator.clipboard.writeText(answer.answer); event(answer.answer_id, "copied"); };
     const regenerate = el("button", "Regenerate", "secondary"); regenerate.type = "button";
