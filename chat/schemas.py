@@ -70,3 +70,5 @@ class ChatIn(Schema):
     collection: str = "default"
     stream: bool = False
     backend: str | None = Field(None, description="openai | local | extractive (default: the configured one)")
+    cache: bool = Field(True, description="false makes a fresh answer even when the same question was answered "
+                                          "before with nothing changed since (Regenerate)")

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from accounts.audit import Action, audit_record
 from chat import llm
+from chat.answer_cache import CachedAnswer, answer_cache_key, answer_cache_put, cached_answer
 from chat.answerability import Verdict, answer_verdict, verdict
 from chat.citations import Citation, check_citations
 from chat.generation import Generated, generate
@@ -139,13 +140,23 @@ class Checked:
 
 def answer_events(
     *, conversation: Conversation, question: str, backend: str | None = None,
-    history: list[tuple[str, str]] | None = None,
+    history: list[tuple[str, str]] | None = None, cache: bool = True,
 ) -> Iterator[Event]:
     """Answer `question` in `conversation`, yielding ("token", {text}) events as text is generated,
-    then ("citations", {citations}) and ("done", answer). The answer is stored before "done"."""
+    then ("citations", {citations}) and ("done", answer). The answer is stored before "done".
+    With `cache`, an answer made before under the same key (chat.answer_cache) is given again;
+    evaluations and "Regenerate" pass False."""
     started = time.perf_counter()
     name = backend or llm.configured_backend_name()
-    retrieval = _retrieve(conversation, question, history)
+    if history is None:
+        history = list(conversation.answers.order_by("-created_at").values_list("question", "answer")[:3])[::-1]
+    query = standalone_query(question, history)
+    key = _cache_key(conversation, question, query, name) if cache else None
+    hit = cached_answer(key) if key is not None else None
+    if hit is not None:
+        yield from _cached_events(conversation, question, hit, started, requested=name)
+        return
+    retrieval = _retrieve(conversation, query)
     context = _context(retrieval, backend=name)
     generated, ttft = Generated(text="", backend="extractive"), None
     answerable = _answerable(question, retrieval, context)
@@ -164,7 +175,12 @@ def answer_events(
         yield "token", {"text": NOT_COVERED}
     trace = _trace(conversation, retrieval, context, generated, checked,
                    ttft=ttft if ttft is not None else _ms(started), total=_ms(started), answerable=answerable)
-    answer = _store(conversation=conversation, question=question, checked=checked, trace=trace)
+    answer = _store(conversation=conversation, question=question, text=checked.text, abstained=checked.abstained,
+                    citations=[c.as_dict() for c in checked.citations], trace=trace)
+    if key is not None:
+        answer_cache_put(key, CachedAnswer(text=answer.answer, citations=answer.citations, abstained=answer.abstained,
+                                           backend=answer.backend, model=answer.model, trace=answer.trace,
+                                           answer_id=answer.id))
     _observe(name, trace, abstained=checked.abstained)
     log_bind(answer_id=answer.id)
     logger.info("answer %s stored (backend %s, %s citations%s)", answer.id, answer.backend, len(answer.citations),
@@ -173,12 +189,34 @@ def answer_events(
     yield "done", answer_as_dict(answer)
 
 
-def _retrieve(conversation: Conversation, question: str, history: list[tuple[str, str]] | None) -> Retrieval:
-    """The question made standalone with the conversation's last answers, and its search."""
+def _cache_key(conversation: Conversation, question: str, query: str, backend: str) -> str | None:
+    try:
+        return answer_cache_key(collection_id=conversation.collection_id, question=question, standalone_query=query,
+                                backend=backend)
+    except llm.LLMError:
+        return None  # the backend cannot be built: generation falls back, and nothing is cached
+
+
+def _cached_events(conversation: Conversation, question: str, hit: CachedAnswer, started: float, *,
+                   requested: str) -> Iterator[Event]:
+    """The cached answer, stored again as an answer of this conversation with its trace marked as
+    a hit (and this request's times), so votes and reviews work as for any answer."""
+    yield "token", {"text": hit.text}
+    trace = AnswerTrace.from_json(hit.trace)
+    trace.cache_hit = hit.answer_id
+    trace.timings_ms = Timings(ttft=_ms(started), total=_ms(started))
+    answer = _store(conversation=conversation, question=question, text=hit.text, abstained=hit.abstained,
+                    citations=hit.citations, trace=trace)
+    _observe(requested, trace, abstained=hit.abstained)
+    log_bind(answer_id=answer.id)
+    logger.info("answer %s stored from the cache (answer %s)", answer.id, hit.answer_id)
+    yield "citations", {"citations": answer.citations}
+    yield "done", answer_as_dict(answer)
+
+
+def _retrieve(conversation: Conversation, query: str) -> Retrieval:
+    """The search for the standalone query."""
     started = time.perf_counter()
-    if history is None:
-        history = list(conversation.answers.order_by("-created_at").values_list("question", "answer")[:3])[::-1]
-    query = standalone_query(question, history)
     result = search(query, collection_ids=[conversation.collection_id], top_k=settings.CHAT_CANDIDATE_CHUNKS,
                     mode="hybrid", rerank=True)
     return Retrieval(query=query, result=result, ms=_ms(started))
@@ -299,11 +337,11 @@ def passage_record(n: int, passage: ScoredChunk) -> PassageRecord:
 
 
 @transaction.atomic
-def _store(*, conversation: Conversation, question: str, checked: Checked, trace: AnswerTrace) -> Answer:
+def _store(*, conversation: Conversation, question: str, text: str, abstained: bool, citations: list[dict[str, Any]],
+           trace: AnswerTrace) -> Answer:
     answer = Answer.objects.create(
-        conversation=conversation, question=question, standalone_query=trace.standalone_query, answer=checked.text,
-        backend=trace.backend, model=trace.model, abstained=checked.abstained,
-        citations=[c.as_dict() for c in checked.citations], trace=trace.to_json(),
+        conversation=conversation, question=question, standalone_query=trace.standalone_query, answer=text,
+        backend=trace.backend, model=trace.model, abstained=abstained, citations=citations, trace=trace.to_json(),
     )
     if not conversation.title:
         conversation.title = question[:80]
@@ -311,9 +349,10 @@ def _store(*, conversation: Conversation, question: str, checked: Checked, trace
     return answer
 
 
-def answer_create(*, conversation: Conversation, question: str, backend: str | None = None) -> dict[str, Any]:
+def answer_create(*, conversation: Conversation, question: str, backend: str | None = None,
+                  cache: bool = True) -> dict[str, Any]:
     final: dict[str, Any] = {}
-    for event, data in answer_events(conversation=conversation, question=question, backend=backend):
+    for event, data in answer_events(conversation=conversation, question=question, backend=backend, cache=cache):
         if event == "done":
             final = data
     return final

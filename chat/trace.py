@@ -118,7 +118,7 @@ class Timings:
 
 
 # Keys written only when they say something (old rows, and readers, tell absence from a value).
-_OPTIONAL = ("abstained_because", "notice", "fallback", "truncated", "deleted_documents", "purged", "answerability",
+_OPTIONAL = ("cache_hit", "abstained_because", "notice", "fallback", "truncated", "deleted_documents", "purged", "answerability",
              "related")
 
 
@@ -139,6 +139,7 @@ class AnswerTrace:
     removed_citations: int = 0
     claims: list[ClaimRecord] | None = None  # None: made before claim-level citations
     tokens: dict[str, int] = field(default_factory=dict)
+    cache_hit: int | None = None  # the answer this one was served from (chat.answer_cache)
     abstained_because: str | None = None
     notice: str | None = None  # shown to the user with the answer
     fallback: str | None = None  # why the configured backend did not answer

@@ -105,7 +105,7 @@
     const copy = el("button", "Copy", "secondary"); copy.type = "button";
     copy.onclick = () => { navigator.clipboard && navigator.clipboard.writeText(answer.answer); event(answer.answer_id, "copied"); };
     const regenerate = el("button", "Regenerate", "secondary"); regenerate.type = "button";
-    regenerate.onclick = () => { event(answer.answer_id, "regenerated"); ask(answer.question); };
+    regenerate.onclick = () => { event(answer.answer_id, "regenerated"); ask(answer.question, { fresh: true }); };
     const up = el("button", "👍 Helpful", "secondary"); up.type = "button";
     const down = el("button", "👎 Not helpful", "secondary"); down.type = "button";
     const voteForm = el("span", null, "vote-form"); voteForm.hidden = true;
@@ -149,7 +149,7 @@
   }
   $("close-source").onclick = () => { $("source").hidden = true; };
 
-  async function ask(question) {
+  async function ask(question, { fresh = false } = {}) {
     state.lastQuestion = question;
     const view = addExchange(question);
     state.controller = new AbortController();
@@ -158,7 +158,7 @@
       const response = await fetch("/api/v1/chat", {
         method: "POST", signal: state.controller.signal,
         headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "text/event-stream" },
-        body: JSON.stringify({ question, conversation_id: state.conversation, collection: $("collection").value, stream: true }),
+        body: JSON.stringify({ question, conversation_id: state.conversation, collection: $("collection").value, stream: true, cache: !fresh }),
       });
       if (!response.ok) throw new Error((await response.json()).detail || `HTTP ${response.status}`);
       const reader = response.body.getReader(); const decoder = new TextDecoder(); let buffer = "";
