@@ -138,7 +138,7 @@ def answer_events(
     generated, ttft = Generated(text="", backend="extractive"), None
     if context.covered:
         messages = answer_messages(question, context.passages)
-        pieces = generate(name, question, context.passages, messages, conversation.owner)
+        pieces = generate(name, question, context.passages, messages, conversation.owner, query=retrieval.query)
         generated, ttft = yield from _token_events(pieces, started)
     checked = _check(generated.text, context.passages)
     if checked.abstained and not generated.text:

@@ -29,7 +29,7 @@ def test_the_stored_trace_reads_back_as_the_same_answer_trace(conversation):
     answer = Answer.objects.get(pk=result["answer_id"])
     trace = answer_trace(answer)
     assert trace.to_json() == answer.trace
-    assert trace.collection == "trace" and trace.backend == "extractive" and trace.model == "extractive-v1"
+    assert trace.collection == "trace" and trace.backend == "extractive" and trace.model == "extractive-v2"
     assert trace.passages[0].filename == "travel.txt" and "240 francs" in trace.passages[0].text
     assert trace.retrieved[0].scores["vector"] is not None and trace.timings_ms.total is not None
     assert trace.raw_answer and trace.abstained_because is None and trace.fallback is None
