@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from chat.markers import neutralise
-from ingestion.tables import COLUMN_SEPARATOR, RAW_CELL_SEPARATOR, TITLE_SEPARATOR
+from ingestion.tables import COLUMN_SEPARATOR, LEVEL_SEPARATOR, RAW_CELL_SEPARATOR, TITLE_SEPARATOR
 from ingestion.tokenize import default_tokenizer
 from retrieval.types import ScoredChunk
 
@@ -67,9 +67,11 @@ class Settings:
     row_bonus: float = 0.5  # a table row whose row header and a column name match: x (1 + bonus)
     passage_decay: float = 0.15  # score / (1 + decay * (passage number - 1))
     support: int = 2  # supporting units after the lead
-    support_ratio: float = 0.5  # a supporting unit scores at least this share of the lead's
+    support_ratio: float = 0.3  # a supporting unit scores at least this share of the lead's
+    support_match: float = 0.5  # a supporting unit's own match (not inherited) is at least this share of the lead's
     related_ratio: float = 0.6  # a supporting unit's passage matched at least this share of the lead's
     min_new_terms: int = 2  # a supporting unit adds at least this many terms the answer has not
+    phrase_weight: float = 0.25  # a unit holding two adjacent question terms together gains this share of their weight
     max_words: int = 0  # supporting units are added while the answer stays within this many words (0: any)
     length_norm: float = 0.5  # match / (1 + norm * max(0, terms / LONG_UNIT_TERMS - 1)): long units hold
     # more of the question's terms by chance
@@ -89,6 +91,7 @@ class Unit:
     position: int  # order among its passage's units
     text: str
     terms: set[str]
+    tokens: list[str] = field(default_factory=list)
     row: bool = False
     label: bool = False
     row_header: set[str] = field(default_factory=set)
@@ -114,7 +117,10 @@ _NUMBER_WORDS = re.compile(
     r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|"
     r"hundred|thousand|million|billion|dozen|half|none|zero|several|single|double)\b", re.I)
 _REASON = re.compile(r"\b(?:because|due to|owing to|as a result|in order to|so that|since|thanks to|caused by)\b", re.I)
-_LIST = re.compile(r"[^,;]+,[^,;]+(?:,[^,;]+)*,?\s+(?:and|or)\s+\w|^\s*(?:[•●▪‣◦*-]|\d+[.)])\s")
+# A list: at least two short items followed by commas, then "and"/"or" ("face painting, a petting zoo,
+# funnel cake and more"), or a bulleted line.
+_LIST = re.compile(r"(?:\b[\w'’-]+(?:\s+[\w'’-]+){0,3},\s+){2,}(?:[\w'’-]+\s+){0,3}?(?:and|or)\s+\w"
+                   r"|^\s*(?:[•●▪‣◦*-]|\d+[.)])\s")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 _PERSON = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z][a-zA-Z'’-]+\b")
 _ADDRESS = re.compile(r"\b\d+\s+[A-Z][a-z]+\s+(?:Street|Avenue|Road|Boulevard|Drive|Lane|Way|Place|Square)\b"
@@ -126,7 +132,8 @@ def question_kind(question: str) -> str:
     """`number`, `date`, `place`, `person`, `reason`, `list` or '' (any) for what the question asks."""
     q = " ".join(question.lower().split())
     if re.search(r"\bhow (?:many|much|long|tall|old|far|big|large|high|quickly|often)\b"
-                 r"|\bwhat (?:percentage|proportion|number|share|amount)\b|\b(?:phone|telephone|fax) number\b|\bnumber of\b", q):
+                 r"|\bwhat (?:percentage|proportion|number|share|amount)\b|\b(?:phone|telephone|fax) number\b|\bnumber of\b"
+                 r"|\bwhat (?:is|was|were|are) the (?:\w+ )?(?:value|price|cost|amount|total|rate|size|count)\b", q):
         return "number"
     if re.search(r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|period|fiscal year)\b|\bsince when\b", q):
         return "date"
@@ -216,15 +223,18 @@ def units_of(passages: Sequence[ScoredChunk]) -> list[Unit]:
                 title, cells = parts
                 header = cells[0][1] if cells else ""
                 label = all(_PARENTHESISED.match(v) for _, v in cells if v)
+                tokens = tokenize(line)
                 units.append(Unit(n=n, excerpt=excerpt, line=number, position=position, text=line,
-                                  terms=set(tokenize(line)), row=True, label=label,
+                                  terms=set(tokens), tokens=tokens, row=True, label=label,
                                   row_header=set(tokenize(header)),
-                                  columns=[set(tokenize(c)) for c, _ in cells[1:] if c]))
+                                  # a column's own name, not the group label above it ("January–June 2023 / Sales")
+                                  columns=[set(tokenize(c.rsplit(LEVEL_SEPARATOR, 1)[-1])) for c, _ in cells[1:] if c]))
                 position += 1
                 continue
             for sentence in _sentences(line):
+                tokens = tokenize(sentence)
                 units.append(Unit(n=n, excerpt=excerpt, line=number, position=position, text=sentence,
-                                  terms=set(tokenize(sentence)), label=bool(_PARENTHESISED.match(line))))
+                                  terms=set(tokens), tokens=tokens, label=bool(_PARENTHESISED.match(line))))
                 position += 1
     return units
 
@@ -262,8 +272,12 @@ def select(question: str, passages: Sequence[ScoredChunk], *, context: str = "",
     if not whole:
         return []
     score_text = (prefer or _kind_preference(settings))(question)
+    pairs = _question_pairs(question, weights) if settings.phrase_weight else {}
     for u in units:
         u.match = sum(weights.get(t, 0.0) for t in u.terms) / whole
+        if pairs:
+            held = {p for p in zip(u.tokens, u.tokens[1:]) if p in pairs}
+            u.match += settings.phrase_weight * sum(pairs[p] for p in held) / whole
         if len(u.terms) < 4 and not u.row:
             u.match *= 0.6  # a bare heading or label
         if settings.length_norm and not u.row:
@@ -299,6 +313,8 @@ def select(question: str, passages: Sequence[ScoredChunk], *, context: str = "",
             break
         if u.score < settings.support_ratio * lead.score:
             break
+        if u.match < settings.support_match * lead.match:
+            continue
         if u.n != lead.n and best_of_passage[u.n] < settings.related_ratio * lead.score:
             continue
         if u.text == lead.text or any(u.text == c.text for c in chosen):
@@ -312,6 +328,12 @@ def select(question: str, passages: Sequence[ScoredChunk], *, context: str = "",
         covered |= u.terms
     supporting = sorted(chosen[1:], key=lambda u: (u.n, u.position))
     return [Choice(n=u.n, text=u.text) for u in [lead, *supporting]]
+
+
+def _question_pairs(question: str, weights: dict[str, float]) -> dict[tuple[str, str], float]:
+    """The question's adjacent pairs of weighted terms ("family day"), each with its weight."""
+    tokens = [t for t in default_tokenizer()(question) if t in weights]
+    return {(a, b): weights[a] + weights[b] for a, b in zip(tokens, tokens[1:]) if a != b}
 
 
 def _next_line_unit(units: Sequence[Unit], i: int) -> Unit | None:
