@@ -96,6 +96,7 @@ class Unit:
     label: bool = False
     row_header: set[str] = field(default_factory=set)
     columns: list[set[str]] = field(default_factory=list)
+    coverage: float = 0.0  # the share of the question's term weight it holds
     match: float = 0.0
     score: float = 0.0
 
@@ -268,16 +269,16 @@ def select(question: str, passages: Sequence[ScoredChunk], *, context: str = "",
     """The lead unit and at most `settings.support` supporting ones, in answer order."""
     units = units_of(passages)
     weights = query_weights(question, context, units, drop_question_words=settings.drop_question_words)
-    whole = sum(weights.values())
+    whole = math.fsum(weights.values())  # fsum: the same total in any set order
     if not whole:
         return []
     score_text = (prefer or _kind_preference(settings))(question)
     pairs = _question_pairs(question, weights) if settings.phrase_weight else {}
     for u in units:
-        u.match = sum(weights.get(t, 0.0) for t in u.terms) / whole
+        u.coverage = u.match = math.fsum(weights.get(t, 0.0) for t in u.terms) / whole
         if pairs:
             held = {p for p in zip(u.tokens, u.tokens[1:]) if p in pairs}
-            u.match += settings.phrase_weight * sum(pairs[p] for p in held) / whole
+            u.match += settings.phrase_weight * math.fsum(pairs[p] for p in held) / whole
         if len(u.terms) < 4 and not u.row:
             u.match *= 0.6  # a bare heading or label
         if settings.length_norm and not u.row:
@@ -302,9 +303,12 @@ def select(question: str, passages: Sequence[ScoredChunk], *, context: str = "",
     if not ranked:
         return []
     lead = ranked[0]
-    best_of_passage: dict[int, float] = {}
-    for u in ranked:
-        best_of_passage.setdefault(u.n, u.score)
+    # How well each passage's best unit matches the question: the share of its terms, and all things counted.
+    best_match: dict[int, float] = {}
+    best_score: dict[int, float] = {}
+    for u in units:
+        best_match[u.n] = max(best_match.get(u.n, 0.0), u.coverage)
+        best_score[u.n] = max(best_score.get(u.n, 0.0), u.score)
     chosen = [lead]
     words = len(lead.text.split())
     covered = set(lead.terms) | set(weights)
@@ -315,7 +319,8 @@ def select(question: str, passages: Sequence[ScoredChunk], *, context: str = "",
             break
         if u.match < settings.support_match * lead.match:
             continue
-        if u.n != lead.n and best_of_passage[u.n] < settings.related_ratio * lead.score:
+        if u.n != lead.n and (best_match[u.n] < settings.related_ratio * best_match[lead.n]
+                              or best_score[u.n] < settings.related_ratio * lead.score):
             continue
         if u.text == lead.text or any(u.text == c.text for c in chosen):
             continue
