@@ -2,25 +2,34 @@
 
 No model, a few milliseconds. The passages are cut into units: a table row (one line of the
 parsed text, `Title — Row header; Column: value; ...`, see ingestion.tables) or a sentence of
-a line of prose (a line holds no sentence across it; "[…]" separates excerpts). Each unit is
-scored by how well it matches the question (the idf-weighted share of the question's terms it
-holds, idf over all the units of the passages), then:
+a line of prose (no sentence runs across a line; "Mr. J. Smith" and "Ste. 305" end none;
+"[…]" separates excerpts). Each unit is scored by how well it matches the question: the
+idf-weighted share of the question's terms it holds (idf over all the units of the passages;
+"how many", "what" and a possessive "s" are no terms; in a follow-up the earlier question's
+terms count half, its numbers not at all when the new question names its own), plus a quarter
+of the weight of each pair of adjacent question terms it holds together ("family day"), less
+for a long unit (which holds more terms by chance) or a bare heading. Then:
 
 - a unit that follows a matched one in the same excerpt inherits part of its match (the answer
   often is the sentence after the one worded like the question: "Get excited for family day!"
   then "There will be face painting, ...");
 - the line above a form label ("(Address of principal executive offices)") inherits the label's
-  match, and the label itself, which answers nothing, loses most of its own;
-- the question's kind (a number for "how many/much/long", a date or year for "when", a place for
-  "where", a person for "who") raises the units that hold one that the question does not;
-- a table row whose row header AND a column name both match the question is raised.
+  match, and the label itself, which answers nothing, keeps little of its own;
+- the question's kind (a number for "how many/much/long", a date or year for "when", a place
+  for "where", a person or e-mail address for "who", a reason for "why", a list for "which
+  activities are ...") raises the units that hold one the question does not;
+- a table row whose row header AND a column's own name both match the question is raised.
 
-The best unit leads; at most two more follow, from a passage that matched about as well (never
-an unrelated document), each adding terms the answer does not have yet.
+The best unit leads; at most two more follow, each matching the question by its own words at
+least half as well as the lead (an inherited match is no support), adding two terms the answer
+does not have yet, and coming from the lead's document or from one that holds as much of the
+question (never an unrelated document). Every choice is a `Settings` field, so it can be
+switched off and measured on the question sets (bench: evaluate_answers).
 
 `prefer` is the hook for candidate preferences that know more about the question (the
-constraints of chat.answerability): a function of the question returning a function that scores
-a unit's text (1.0 neutral, above 1 preferred).
+constraints of chat.answerability, e.g. `unmet(constraints, text)`): a function of the question
+returning a function that scores a unit's text (1.0 neutral, above 1 preferred); it replaces the
+built-in answer-kind preference.
 """
 
 from __future__ import annotations
@@ -72,7 +81,6 @@ class Settings:
     related_ratio: float = 0.6  # a supporting unit's passage matched at least this share of the lead's
     min_new_terms: int = 2  # a supporting unit adds at least this many terms the answer has not
     phrase_weight: float = 0.25  # a unit holding two adjacent question terms together gains this share of their weight
-    max_words: int = 0  # supporting units are added while the answer stays within this many words (0: any)
     length_norm: float = 0.5  # match / (1 + norm * max(0, terms / LONG_UNIT_TERMS - 1)): long units hold
     # more of the question's terms by chance
     drop_question_words: bool = True  # "how many", "what", possessive "s" are no content terms
@@ -310,7 +318,6 @@ def select(question: str, passages: Sequence[ScoredChunk], *, context: str = "",
         best_match[u.n] = max(best_match.get(u.n, 0.0), u.coverage)
         best_score[u.n] = max(best_score.get(u.n, 0.0), u.score)
     chosen = [lead]
-    words = len(lead.text.split())
     covered = set(lead.terms) | set(weights)
     for u in ranked[1:]:
         if len(chosen) > settings.support:
@@ -326,9 +333,6 @@ def select(question: str, passages: Sequence[ScoredChunk], *, context: str = "",
             continue
         if len(u.terms - covered) < settings.min_new_terms:
             continue
-        if settings.max_words and words + len(u.text.split()) > settings.max_words:
-            continue
-        words += len(u.text.split())
         chosen.append(u)
         covered |= u.terms
     supporting = sorted(chosen[1:], key=lambda u: (u.n, u.position))
