@@ -162,7 +162,7 @@ def answer_events(
     answerable = _answerable(question, retrieval, context)
     if answerable is not None and answerable.answerable:
         messages = answer_messages(question, context.passages)
-        pieces = generate(name, question, context.passages, messages, conversation.owner)
+        pieces = generate(name, question, context.passages, messages, conversation.owner, query=retrieval.query)
         generated, ttft = yield from _token_events(pieces, started)
     checked = _check(generated.text, context.passages)
     if answerable is not None and answerable.answerable and generated.backend != "extractive":
