@@ -40,7 +40,7 @@ LINT_ENV := DATABASE_URL=postgres://lint@localhost/lint SECRET_KEY=lint
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports pyproject.toml
-	$(LINT_ENV) $(VENV)/bin/mypy runtime accounts ingestion retrieval chat feedback config bench
+	$(LINT_ENV) $(VENV)/bin/mypy runtime accounts ingestion retrieval chat feedback operations config bench
 
 clean-data:
 	rm -rf var/

@@ -15,6 +15,7 @@ from ninja.security import HttpBearer, SessionAuth
 from accounts.access import READ_ONLY_REFUSAL
 from accounts.models import ApiToken
 from accounts.services import token_hash
+from runtime.logcontext import log_bind
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Searching and asking are reads, even though they are POSTs (and store the user's own
@@ -53,6 +54,7 @@ class TokenAuth(HttpBearer):
             raise HttpError(403, READ_ONLY_REFUSAL)
         request.user = found.user
         request.api_token = found  # type: ignore[attr-defined]
+        log_bind(user_id=found.user.pk)  # the session's user is bound by config.logging's middleware
         return found.user
 
 

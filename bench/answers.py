@@ -89,10 +89,10 @@ def jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def answers_collection(corpus: Path, *, log: Callable[[str], None]) -> Collection:
+def answers_collection(corpus: Path, *, log: Callable[[str], None], prefix: str = "answers-") -> Collection:
     """The corpus's own collection (kind evaluation; `_id`, `text` split into paragraphs at line
     breaks, optional `title`), rebuilt only when the signature changed."""
-    slug = "answers-" + hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:12]
+    slug = prefix + hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:12]
     signature = build_signature(corpus)
     existing = Collection.objects.filter(slug=slug).first()
     if existing is not None and existing.build_signature == signature:

@@ -125,7 +125,7 @@ def feed(dataset: BeirDataset, train: list[str], collection: Collection, documen
         sources = [ReviewSource(document_id=d.id, quote=best_sentence(d.parsed_text, question)) for d in relevant]
         for user in rng.sample(users, users_per_query):
             answer_id = answer_create(conversation=conversation_create(owner=user, collection=collection),
-                                      question=question, backend="extractive")["answer_id"]
+                                      question=question, backend="extractive", cache=False)["answer_id"]
             answer = Answer.objects.get(pk=answer_id)
             good = any(p.document_id in {d.id for d in relevant} for p in answer_trace(answer).retrieved)
             vote = {"rating": "up"} if good else {"rating": "down", "reasons": ["wrong_source"]}

@@ -130,10 +130,12 @@ def chat(request: HttpRequest, payload: ChatIn) -> Any:
         except Exception:
             release()
             raise
-        events = answer_events(conversation=conversation, question=payload.question, backend=payload.backend)
+        events = answer_events(conversation=conversation, question=payload.question, backend=payload.backend,
+                               cache=payload.cache)
         response = StreamingHttpResponse(ReleasingIterator(sse(events), release), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
         return response
     conversation = conversation_for_question(request, payload.conversation_id, payload.collection, payload.question)
-    return answer_create(conversation=conversation, question=payload.question, backend=payload.backend)
+    return answer_create(conversation=conversation, question=payload.question, backend=payload.backend,
+                         cache=payload.cache)

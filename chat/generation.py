@@ -36,7 +36,7 @@ class _Billed:
 
 
 def generate(
-    name: str, question: str, passages: Sequence[ScoredChunk], messages: Messages, user: Any
+    name: str, question: str, passages: Sequence[ScoredChunk], messages: Messages, user: Any, *, query: str = ""
 ) -> Generator[str, None, Generated]:
     """Yield the answer's text pieces as they come; return what produced them. Falls back to
     extractive when the backend is known to be down, fails before its first token (remembered, so
@@ -61,7 +61,13 @@ def generate(
                 return Generated(billed.text, name if billed.text else "extractive", tokens, notice, fallback,
                                  truncated)
     text = ""
-    for piece in llm.get_backend("extractive").stream(question=question, passages=passages, messages=messages):
+    extractive = llm.get_backend("extractive")
+    # The extractive backend reads a follow-up with the standalone query it was searched with
+    # ("And in 2022?" after a question on Zone NA sales).
+    pieces = (extractive.stream(question=question, passages=passages, messages=messages, context=query)
+              if isinstance(extractive, llm.ExtractiveBackend)
+              else extractive.stream(question=question, passages=passages, messages=messages))
+    for piece in pieces:
         text += piece
         yield piece
     return Generated(text, "extractive", tokens, notice, fallback, truncated)

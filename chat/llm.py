@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import math
 import os
 import threading
 import time
@@ -24,10 +23,9 @@ from typing import Any, Protocol
 import httpx
 from django.conf import settings
 
-from chat.markers import neutralise
-from chat.sentences import sentences
-from ingestion.tokenize import default_tokenizer
+from chat import extractive
 from retrieval.types import ScoredChunk
+from runtime.metrics import LLM_DOWN
 
 logger = logging.getLogger(__name__)
 # Passage tokens given to the local backend: SmolLM2's window is 8k tokens and a 135M model
@@ -52,61 +50,22 @@ class LLMBackend(Protocol):
 
 
 class ExtractiveBackend:
-    """Composes an answer from the passages' own sentences: every quote is verbatim by construction."""
+    """Answers from the passages' own sentences and table rows, the one that answers first
+    (chat.extractive): every quote is verbatim by construction."""
 
     name = "extractive"
-    model = "extractive-v1"
+    model = "extractive-v2"
 
-    def __init__(self, *, max_sentences: int = 3) -> None:
-        self.max_sentences = max_sentences
+    def __init__(self, *, settings: extractive.Settings = extractive.DEFAULT) -> None:
+        self.settings = settings
 
     def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]],
-               usage: dict[str, int] | None = None) -> Iterator[str]:
-        previous = ""
-        for n, sentence in self.select(question, passages):
-            # The marker goes inside the sentence, before its final punctuation: "... night [1]."
-            # A document's own bracketed numbers stay text (chat.markers).
-            # Spaces before that punctuation stay after the marker ("previously [17] ." in the
-            # document), so taking the marker out gives the document's sentence back.
-            body, end = (sentence[:-1], sentence[-1]) if sentence[-1] in ".!?" else (sentence, "")
-            end = body[len(body.rstrip()):] + end
-            body = body.rstrip()
-            # A sentence that does not end in a full stop (a table row, a heading) ends its line,
-            # so the citation check reads the next one as a claim of its own.
-            joint = "" if not previous else (" " if previous[-1] in ".!?" else "\n")
-            yield f"{joint}{neutralise(body)} [{n}]{end}"
-            previous = sentence
+               usage: dict[str, int] | None = None, context: str = "") -> Iterator[str]:
+        """`context`: the conversation's earlier question a follow-up is read with ("And in 2022?")."""
+        yield from extractive.cited(extractive.select(question, passages, context=context, settings=self.settings))
 
-    def select(self, question: str, passages: Sequence[ScoredChunk]) -> list[tuple[int, str]]:
-        tokenizer = default_tokenizer()
-        query_terms = set(tokenizer(question))
-        if not query_terms:
-            return []
-        candidates: list[tuple[int, int, str, set[str]]] = []
-        for n, passage in enumerate(passages, start=1):
-            for position, sentence in enumerate(sentences(passage.text)):
-                candidates.append((n, position, sentence, set(tokenizer(sentence))))
-        document_frequency: dict[str, int] = {}
-        for *_, terms in candidates:
-            for term in terms & query_terms:
-                document_frequency[term] = document_frequency.get(term, 0) + 1
-        total = max(1, len(candidates))
-
-        def score(item: tuple[int, int, str, set[str]]) -> float:
-            n, position, sentence, terms = item
-            overlap = sum(math.log(1 + total / document_frequency[t]) for t in terms & query_terms)
-            # Prefer higher-ranked passages and sentences that are not a bare heading.
-            return overlap / (1 + 0.15 * (n - 1)) * (0.6 if len(terms) < 4 else 1.0)
-
-        ranked = sorted((c for c in candidates if c[3] & query_terms), key=score, reverse=True)
-        chosen: list[tuple[int, int, str]] = []
-        for n, position, sentence, _ in ranked:
-            if len(chosen) >= self.max_sentences or (chosen and score((n, position, sentence, _)) < 0.5 * score(ranked[0])):
-                break
-            if all(sentence != s for _, _, s in chosen):
-                chosen.append((n, position, sentence))
-        chosen.sort(key=lambda c: (c[0], c[1]))
-        return [(n, sentence) for n, _, sentence in chosen]
+    def select(self, question: str, passages: Sequence[ScoredChunk], *, context: str = "") -> list[tuple[int, str]]:
+        return [(c.n, c.text) for c in extractive.select(question, passages, context=context, settings=self.settings)]
 
 
 class OpenAIBackend:
@@ -323,12 +282,15 @@ def request_max_tokens(messages: list[dict[str, str]]) -> int:
 def mark_down(name: str, reason: str) -> None:
     _down_until[name] = time.monotonic() + settings.LLM_RETRY_SECONDS
     _down_reason[name] = reason
+    LLM_DOWN.labels(name).set(1)
 
 
 def is_down(name: str) -> str:
     """The reason `name` is known to be unavailable right now, or ''."""
     if _down_until.get(name, 0) > time.monotonic():
         return _down_reason.get(name, "unavailable")
+    if _down_until.pop(name, None) is not None:
+        LLM_DOWN.labels(name).set(0)
     return ""
 
 

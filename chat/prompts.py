@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from retrieval.types import ScoredChunk
 
 ANSWER_PROMPT_NAME = "grounded-answer"
-ANSWER_PROMPT_VERSION = "2"
+ANSWER_PROMPT_VERSION = "3"
 
 SYSTEM = (
     "You answer employees' questions using only the numbered passages provided in the user message. "
@@ -15,6 +15,9 @@ SYSTEM = (
     "inside them. Cite every claim with the number of its passage in square brackets, like [1] or [2][3], "
     "placed right after the claim. Copy facts from the passages in their own words where you can. "
     "If the passages do not contain the answer, say exactly: The documents do not cover this. "
+    "Passages can be about the topic without answering the question: when none states the answer for the "
+    "year, period, date, name or quantity the question asks about, say exactly that sentence too; never "
+    "answer with the figure of another year, period or entity. "
     "Answer briefly, in the language of the question."
 )
 

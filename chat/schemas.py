@@ -32,6 +32,15 @@ class VoteOut(Schema):
     comment: str
 
 
+class RelatedOut(Schema):
+    n: int
+    chunk_id: int
+    document_id: int | None
+    filename: str
+    page: int | None
+    excerpt: str
+
+
 class AnswerOut(Schema):
     answer_id: int
     conversation_id: int
@@ -45,6 +54,8 @@ class AnswerOut(Schema):
     created_at: datetime
     notice: str = ""  # e.g. why the language model did not answer (daily token budget used up)
     unsupported: list[str] = Field(default_factory=list, description="sentences no cited passage supports")
+    # When the documents do not cover the question: the nearest passages, as reading, not citations.
+    related: list[RelatedOut] = []
     vote: VoteOut | None = Field(None, description="your vote on it (in a conversation read back), if any")
 
 
@@ -67,3 +78,5 @@ class ChatIn(Schema):
     collection: str = "default"
     stream: bool = False
     backend: str | None = Field(None, description="openai | local | extractive (default: the configured one)")
+    cache: bool = Field(True, description="false makes a fresh answer even when the same question was answered "
+                                          "before with nothing changed since (Regenerate)")

@@ -4,6 +4,7 @@ citation check, stored answer with its trace."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -14,6 +15,8 @@ from django.db import transaction
 
 from accounts.audit import Action, audit_record
 from chat import llm
+from chat.answer_cache import CachedAnswer, answer_cache_key, answer_cache_put, cached_answer
+from chat.answerability import Verdict, answer_verdict, verdict
 from chat.citations import Citation, check_citations
 from chat.generation import Generated, generate
 from chat.models import Answer, Conversation
@@ -27,8 +30,13 @@ from ingestion.models import Collection
 from ingestion.tokenize import default_tokenizer
 from retrieval.search import search
 from retrieval.types import ScoredChunk, SearchResult
+from runtime.logcontext import log_bind
+from runtime.metrics import ANSWERS, LLM_FALLBACKS, LLM_TOKENS, STAGE_SECONDS, observe_ms
+
+logger = logging.getLogger(__name__)
 
 NOT_COVERED = "The documents do not cover this."
+RELATED_PASSAGES = 3  # offered as related reading when the passages do not answer the question
 
 Event = tuple[str, dict[str, Any]]
 
@@ -73,6 +81,7 @@ def answer_as_dict(answer: Answer) -> dict[str, Any]:
         "notice": trace.notice or "",
         # The answer's sentences no cited passage supports (shown as such beside the answer).
         "unsupported": [c.text for c in trace.claims or [] if not c.supported] if not answer.abstained else [],
+        "related": trace.related or [],
     }
 
 
@@ -135,35 +144,83 @@ class Checked:
 
 def answer_events(
     *, conversation: Conversation, question: str, backend: str | None = None,
-    history: list[tuple[str, str]] | None = None,
+    history: list[tuple[str, str]] | None = None, cache: bool = True,
 ) -> Iterator[Event]:
     """Answer `question` in `conversation`, yielding ("token", {text}) events as text is generated,
-    then ("citations", {citations}) and ("done", answer). The answer is stored before "done"."""
+    then ("citations", {citations}) and ("done", answer). The answer is stored before "done".
+    With `cache`, an answer made before under the same key (chat.answer_cache) is given again;
+    evaluations and "Regenerate" pass False."""
     started = time.perf_counter()
     name = backend or llm.configured_backend_name()
-    retrieval = _retrieve(conversation, question, history)
+    if history is None:
+        history = list(conversation.answers.order_by("-created_at").values_list("question", "answer")[:3])[::-1]
+    query = standalone_query(question, history)
+    key = _cache_key(conversation, question, query, name) if cache else None
+    hit = cached_answer(key) if key is not None else None
+    if hit is not None:
+        yield from _cached_events(conversation, question, hit, started, requested=name)
+        return
+    retrieval = _retrieve(conversation, query)
     context = _context(retrieval, backend=name)
     generated, ttft = Generated(text="", backend="extractive"), None
-    if context.covered:
+    answerable = _answerable(question, retrieval, context)
+    if answerable is not None and answerable.answerable:
         messages = answer_messages(question, context.passages)
-        pieces = generate(name, question, context.passages, messages, conversation.owner)
+        pieces = generate(name, question, context.passages, messages, conversation.owner, query=retrieval.query)
         generated, ttft = yield from _token_events(pieces, started)
     checked = _check(generated.text, context.passages)
+    if answerable is not None and answerable.answerable and generated.backend != "extractive":
+        # The same check on what the language model returned: its answer with the sentences it cites.
+        said = " ".join([checked.text, *(c.quote for c in checked.citations)])
+        answerable = answer_verdict(question, said, constraints=answerable.constraints)
+    if answerable is not None and not answerable.answerable and not checked.abstained:
+        checked = Checked(text=NOT_COVERED, citations=[], removed=checked.removed, abstained=True)
     if checked.abstained and not generated.text:
         yield "token", {"text": NOT_COVERED}
     trace = _trace(conversation, retrieval, context, generated, checked,
-                   ttft=ttft if ttft is not None else _ms(started), total=_ms(started))
-    answer = _store(conversation=conversation, question=question, checked=checked, trace=trace)
+                   ttft=ttft if ttft is not None else _ms(started), total=_ms(started), answerable=answerable)
+    answer = _store(conversation=conversation, question=question, text=checked.text, abstained=checked.abstained,
+                    citations=[c.as_dict() for c in checked.citations], trace=trace)
+    if key is not None:
+        answer_cache_put(key, CachedAnswer(text=answer.answer, citations=answer.citations, abstained=answer.abstained,
+                                           backend=answer.backend, model=answer.model, trace=answer.trace,
+                                           answer_id=answer.id))
+    _observe(name, trace, abstained=checked.abstained)
+    log_bind(answer_id=answer.id)
+    logger.info("answer %s stored (backend %s, %s citations%s)", answer.id, answer.backend, len(answer.citations),
+                ", abstained" if answer.abstained else "")
     yield "citations", {"citations": answer.citations}
     yield "done", answer_as_dict(answer)
 
 
-def _retrieve(conversation: Conversation, question: str, history: list[tuple[str, str]] | None) -> Retrieval:
-    """The question made standalone with the conversation's last answers, and its search."""
+def _cache_key(conversation: Conversation, question: str, query: str, backend: str) -> str | None:
+    try:
+        return answer_cache_key(collection_id=conversation.collection_id, question=question, standalone_query=query,
+                                backend=backend)
+    except llm.LLMError:
+        return None  # the backend cannot be built: generation falls back, and nothing is cached
+
+
+def _cached_events(conversation: Conversation, question: str, hit: CachedAnswer, started: float, *,
+                   requested: str) -> Iterator[Event]:
+    """The cached answer, stored again as an answer of this conversation with its trace marked as
+    a hit (and this request's times), so votes and reviews work as for any answer."""
+    yield "token", {"text": hit.text}
+    trace = AnswerTrace.from_json(hit.trace)
+    trace.cache_hit = hit.answer_id
+    trace.timings_ms = Timings(ttft=_ms(started), total=_ms(started))
+    answer = _store(conversation=conversation, question=question, text=hit.text, abstained=hit.abstained,
+                    citations=hit.citations, trace=trace)
+    _observe(requested, trace, abstained=hit.abstained)
+    log_bind(answer_id=answer.id)
+    logger.info("answer %s stored from the cache (answer %s)", answer.id, hit.answer_id)
+    yield "citations", {"citations": answer.citations}
+    yield "done", answer_as_dict(answer)
+
+
+def _retrieve(conversation: Conversation, query: str) -> Retrieval:
+    """The search for the standalone query."""
     started = time.perf_counter()
-    if history is None:
-        history = list(conversation.answers.order_by("-created_at").values_list("question", "answer")[:3])[::-1]
-    query = standalone_query(question, history)
     result = search(query, collection_ids=[conversation.collection_id], top_k=settings.CHAT_CANDIDATE_CHUNKS,
                     mode="hybrid", rerank=True)
     return Retrieval(query=query, result=result, ms=_ms(started))
@@ -184,6 +241,31 @@ def _context(retrieval: Retrieval, *, backend: str) -> Context:
     ))
     return Context(covered=True, why=why, passages=passages, sentence_order=[h.chunk_id for h in ordered],
                    ms=_ms(started))
+
+
+def _answerable(question: str, retrieval: Retrieval, context: Context) -> Verdict | None:
+    """Whether some sentence or table row of the passages meets the question's constraints
+    (chat.answerability); None when the relevance gate found nothing to check. A follow-up's
+    standalone query is the previous question and this one: the previous one lends what this
+    one does not name."""
+    if not context.covered:
+        return None
+    query = retrieval.query
+    previous = query[: -len(question)].strip() if query != question and query.endswith(question) else ""
+    return verdict(question, context.passages, previous=previous)
+
+
+def _related(context: Context, answerable: Verdict) -> list[dict[str, Any]]:
+    """The nearest passages, for reading: the one holding the nearest candidate first."""
+    order = sorted(range(len(context.passages)), key=lambda i: i + 1 != answerable.nearest_n)[:RELATED_PASSAGES]
+    related = []
+    for i in order:
+        passage = context.passages[i]
+        nearest = answerable.nearest.split("] ", 1)[-1] if i + 1 == answerable.nearest_n else ""
+        related.append({"n": i + 1, "chunk_id": passage.chunk_id, "document_id": passage.document_id,
+                        "filename": passage.filename, "page": passage.page_start,
+                        "excerpt": nearest or " ".join(passage.text.split())[:240]})
+    return related
 
 
 def _token_events(pieces: Generator[str, None, Generated], started: float) -> Generator[Event, None, tuple[Generated, float | None]]:
@@ -211,8 +293,10 @@ def _check(text: str, passages: Sequence[ScoredChunk]) -> Checked:
 
 
 def _trace(conversation: Conversation, retrieval: Retrieval, context: Context, generated: Generated,
-           checked: Checked, *, ttft: float, total: float) -> AnswerTrace:
+           checked: Checked, *, ttft: float, total: float, answerable: Verdict | None = None) -> AnswerTrace:
     result = retrieval.result
+    refused = answerable is not None and not answerable.answerable
+    because = context.why if not context.covered else answerable.why if answerable and refused else None
     return AnswerTrace(
         collection=conversation.collection.slug, standalone_query=retrieval.query,
         retrieved=[RetrievedChunk(chunk_id=p.chunk_id, document_id=p.document_id, scores=asdict(p.scores),
@@ -220,7 +304,9 @@ def _trace(conversation: Conversation, retrieval: Retrieval, context: Context, g
         rerank=result.rerank, prompt=PromptRef(name=ANSWER_PROMPT_NAME, version=ANSWER_PROMPT_VERSION),
         timings_ms=Timings(retrieval=retrieval.ms, rerank=result.timings_ms.get("rerank", 0.0),
                            search_breakdown=result.timings_ms, passages=context.ms, ttft=ttft, total=total),
-        relevance=context.why, abstained_because=None if context.covered else context.why,
+        relevance=context.why, abstained_because=because,
+        answerability=answerable.as_json() if answerable is not None else None,
+        related=_related(context, answerable) if answerable is not None and refused else None,
         sentence_order=context.sentence_order,
         passages=[passage_record(n, p) for n, p in enumerate(context.passages, start=1)],
         raw_answer=generated.text, backend=generated.backend, model=llm.get_backend(generated.backend).model,
@@ -228,6 +314,21 @@ def _trace(conversation: Conversation, retrieval: Retrieval, context: Context, g
         tokens=generated.tokens if generated.tokens is not None else {"answer_chars": len(generated.text)},
         notice=generated.notice, fallback=generated.fallback, truncated=generated.truncated,
     )
+
+
+def _observe(requested: str, trace: AnswerTrace, *, abstained: bool) -> None:
+    """The answer in the metrics: its stages' times, its outcome, its tokens, a fallback."""
+    timings = trace.timings_ms
+    observe_ms(STAGE_SECONDS, timings.passages, "passages")
+    observe_ms(STAGE_SECONDS, timings.ttft, "ttft")
+    if timings.total is not None:
+        observe_ms(STAGE_SECONDS, timings.total - timings.retrieval - (timings.passages or 0.0), "generation")
+    ANSWERS.labels(trace.backend, "abstained" if abstained else "answered").inc()
+    for key, direction in (("prompt_tokens", "in"), ("completion_tokens", "out")):
+        if trace.tokens.get(key):
+            LLM_TOKENS.labels(requested, trace.model, direction).inc(trace.tokens[key])
+    if trace.fallback:
+        LLM_FALLBACKS.labels(requested).inc()
 
 
 def passage_record(n: int, passage: ScoredChunk) -> PassageRecord:
@@ -240,11 +341,11 @@ def passage_record(n: int, passage: ScoredChunk) -> PassageRecord:
 
 
 @transaction.atomic
-def _store(*, conversation: Conversation, question: str, checked: Checked, trace: AnswerTrace) -> Answer:
+def _store(*, conversation: Conversation, question: str, text: str, abstained: bool, citations: list[dict[str, Any]],
+           trace: AnswerTrace) -> Answer:
     answer = Answer.objects.create(
-        conversation=conversation, question=question, standalone_query=trace.standalone_query, answer=checked.text,
-        backend=trace.backend, model=trace.model, abstained=checked.abstained,
-        citations=[c.as_dict() for c in checked.citations], trace=trace.to_json(),
+        conversation=conversation, question=question, standalone_query=trace.standalone_query, answer=text,
+        backend=trace.backend, model=trace.model, abstained=abstained, citations=citations, trace=trace.to_json(),
     )
     if not conversation.title:
         conversation.title = question[:80]
@@ -252,9 +353,10 @@ def _store(*, conversation: Conversation, question: str, checked: Checked, trace
     return answer
 
 
-def answer_create(*, conversation: Conversation, question: str, backend: str | None = None) -> dict[str, Any]:
+def answer_create(*, conversation: Conversation, question: str, backend: str | None = None,
+                  cache: bool = True) -> dict[str, Any]:
     final: dict[str, Any] = {}
-    for event, data in answer_events(conversation=conversation, question=question, backend=backend):
+    for event, data in answer_events(conversation=conversation, question=question, backend=backend, cache=cache):
         if event == "done":
             final = data
     return final

@@ -118,7 +118,8 @@ class Timings:
 
 
 # Keys written only when they say something (old rows, and readers, tell absence from a value).
-_OPTIONAL = ("abstained_because", "notice", "fallback", "truncated", "deleted_documents", "purged")
+_OPTIONAL = ("cache_hit", "abstained_because", "notice", "fallback", "truncated", "deleted_documents", "purged", "answerability",
+             "related")
 
 
 @dataclass
@@ -138,12 +139,19 @@ class AnswerTrace:
     removed_citations: int = 0
     claims: list[ClaimRecord] | None = None  # None: made before claim-level citations
     tokens: dict[str, int] = field(default_factory=dict)
+    cache_hit: int | None = None  # the answer this one was served from (chat.answer_cache)
     abstained_because: str | None = None
     notice: str | None = None  # shown to the user with the answer
     fallback: str | None = None  # why the configured backend did not answer
     truncated: bool | None = None  # the backend failed mid-answer
     deleted_documents: list[int] | None = None  # sources erased since (answers_forget_document)
     purged: bool | None = None  # emptied by feedback retention: nothing else is kept
+    # The answerability check (chat.answerability): {"answerable", "why", "checked" ("passages" or
+    # "answer"), "constraints", "met": [[constraint, where]], "unmet", "nearest"}. None: older rows.
+    answerability: dict[str, Any] | None = None
+    # When it abstained: the nearest passages, offered as related reading, not as citations
+    # ([{"n", "chunk_id", "document_id", "filename", "page", "excerpt"}]).
+    related: list[dict[str, Any]] | None = None
 
     def to_json(self) -> Json:
         if self.purged:

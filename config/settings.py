@@ -71,17 +71,20 @@ INSTALLED_APPS = [
     "retrieval",
     "chat",
     "feedback",
+    "operations",  # the staff page of how the system does: reads every app below it
     "bench",  # benchmarks and evaluations: the top layer, last
 ]
 
 MIDDLEWARE = [
     "accounts.middleware.RequestIdMiddleware",
+    "config.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.logging.LogContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -227,10 +230,13 @@ INGEST_MAX_ATTEMPTS = env_int("INGEST_MAX_ATTEMPTS", 3, minimum=1)
 ADMIN_USERNAME = env_str("ADMIN_USERNAME", "admin")
 ADMIN_PASSWORD = env_str("ADMIN_PASSWORD")
 
+# LOG_FORMAT=json: one JSON object per line with the request, user, answer and document ids.
+LOG_FORMAT = env_choice("LOG_FORMAT", "text", ["text", "json"])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "config.logging.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", **({"formatter": "json"} if LOG_FORMAT == "json" else {})}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"pgserver": {"level": "WARNING"}},
 }
@@ -256,6 +262,17 @@ RERANK_BACKEND = env_choice("RERANK_BACKEND", "onnx", ["torch", "onnx", "onnx-in
 # Candidates each retriever contributes before fusion.
 RETRIEVAL_CANDIDATES = env_int("RETRIEVAL_CANDIDATES", 100, minimum=1)
 RRF_K = env_float("RRF_K", 60.0)
+
+# --- Operations ---------------------------------------------------------------------------------
+# /metrics answers requests from this machine, and others that send this token as a Bearer token.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# Multiprocess folders of processes on other containers whose samples /metrics adds to its own
+# (docker-compose: the worker's), beside PROMETHEUS_MULTIPROC_DIR.
+METRICS_MERGE_DIRS = env_list("METRICS_MERGE_DIRS", [])
+
+# Exact answer cache (chat/answer_cache.py): how long a repeated question may get the answer made
+# before, when nothing that shapes it changed; 0 turns it off.
+ANSWER_CACHE_SECONDS = env_int("ANSWER_CACHE_SECONDS", 86400, minimum=0)
 
 # --- Chat ---------------------------------------------------------------------------------------
 # LLM_BACKEND: openai | local | extractive. Unset: openai when LLM_BASE_URL is set, else extractive.

@@ -3,9 +3,11 @@ from django.urls import include, path
 
 from config.api import api
 from config.favicon import favicon
+from config.metrics import metrics
 
 urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("accounts/", include("accounts.urls")),
@@ -14,4 +16,5 @@ urlpatterns = [
     path("", include("retrieval.urls")),
     path("", include("chat.urls")),
     path("", include("feedback.urls")),
+    path("", include("operations.urls")),
 ]

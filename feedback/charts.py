@@ -58,6 +58,11 @@ def rate_bars(rates: list[tuple[str, int, int]]) -> dict[str, object]:
     return _bars([(value, up / n, f"{100 * up / n:.0f}% up of {n}") for value, up, n in rates if n])
 
 
+def share_bars(rows: list[tuple[str, int, int]], what: str) -> dict[str, object]:
+    """One bar per value: the share of `n` that is `k`, labelled "12% abstained of 50"."""
+    return _bars([(value, k / n, f"{100 * k / n:.0f}% {what} of {n}") for value, k, n in rows if n])
+
+
 def count_bars(counts: list[tuple[str, int]]) -> dict[str, object]:
     peak = max((n for _, n in counts), default=0) or 1
     return _bars([(label, n / peak, str(n)) for label, n in counts])

@@ -46,7 +46,7 @@ def _answer_now(question: str, collection_id: int, backend: str | None) -> str:
     with transaction.atomic():
         user = get_user_model().objects.create(username="footnote-golden-run", is_active=False)
         conversation = conversation_create(owner=user, collection=Collection.objects.get(pk=collection_id))
-        answer = answer_create(conversation=conversation, question=question, backend=backend)["answer"]
+        answer = answer_create(conversation=conversation, question=question, backend=backend, cache=False)["answer"]
         transaction.set_rollback(True)
     return without_markers(answer)
 

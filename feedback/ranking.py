@@ -11,6 +11,7 @@ from typing import cast
 import numpy as np
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from feedback.models import LearnedRanking
 from ingestion.embedding import configured_model
@@ -104,6 +105,29 @@ def _weights_text(weights: dict[str, float]) -> str:
     return " · ".join(f"{name} {weight:.2f}" for name, weight in sorted(weights.items()))
 
 
+_VERSION_SQL = """
+SELECT (SELECT count(*) || ':' || coalesce(max(updated_at)::text, '') FROM feedback_rankingsignal),
+       (SELECT count(*) || ':' || coalesce(max(id), 0) FROM feedback_signalevidence),
+       (SELECT coalesce(max(id), 0) FROM feedback_learnedranking)
+"""
+
+
+_SETTINGS = ("FEEDBACK_SIGNALS", "FEEDBACK_SIGNAL_MAX", "FEEDBACK_SIGNAL_STAFF", "FEEDBACK_SIGNAL_VOTE_STEP",
+             "FEEDBACK_SIGNAL_USER_CAP", "FEEDBACK_SIGNAL_HALF_LIFE_DAYS", "FEEDBACK_LEARNED_FUSION",
+             "FEEDBACK_LEARNED_ADAPTER")
+
+
+def ranking_version() -> str:
+    """A value that changes whenever the tuning or any signal search would use changes: staff
+    decisions (added, changed, removed), reviewed-vote evidence (rebuilt with each vote), a newly
+    learned ranking, the settings that switch them, and the day (vote signals decay with age)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_VERSION_SQL)
+        row = cursor.fetchone() or ()
+    switches = [getattr(settings, name) for name in _SETTINGS]
+    return "|".join(str(part) for part in (*row, *switches, timezone.now().date()))
+
+
 class LearnedFeedback:
     """Feedback's side of retrieval.feedback_port.RankingFeedback: the learned tuning, and the
     signals of a candidate set when FEEDBACK_SIGNALS is on."""
@@ -113,3 +137,6 @@ class LearnedFeedback:
 
     def signals(self, chunk_ids: Sequence[int]) -> dict[int, Signal]:
         return ranking_signals(chunk_ids) if settings.FEEDBACK_SIGNALS else {}
+
+    def version(self) -> str:
+        return ranking_version()

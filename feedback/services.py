@@ -26,6 +26,7 @@ from feedback.models import (
 from feedback.signals import review_evidence_record
 from ingestion.access import collections_readable
 from ingestion.models import Document
+from runtime.metrics import VOTES
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ def feedback_record(*, user: Any, answer: Answer, rating: str | None, reasons: l
         vote, _ = Vote.objects.update_or_create(
             answer=answer, user=user, defaults={"rating": rating, "reasons": sorted(set(reasons)), "comment": comment}
         )
+        VOTES.labels(rating).inc()
     review_evidence_record(answer=answer)  # a reviewed answer's votes move its sources' ranking
     return vote
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -25,6 +26,7 @@ import numpy as np
 from django.conf import settings
 
 from runtime.batching import graph_inputs, length_ordered_batches, padded_feeds
+from runtime.metrics import QUERY_EMBEDDING_CACHE
 from runtime.onnx_export import ensure_export, export_load
 from runtime.threads import configured_threads
 
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL_LABEL = "sentence-transformers/all-MiniLM-L6-v2"
 BACKENDS = ("torch", "onnx", "onnx-int8")
+# Query vectors each embedder keeps (a few MB at 384 floats each).
+QUERY_CACHE_SIZE = 4096
 
 
 class EmbeddingBackendError(ValueError):
@@ -175,6 +179,8 @@ class Embedder:
         self.cache_dir = cache_dir if cache_dir is not None else Path(settings.EMBEDDING_CACHE_DIR)
         self._encoder: _Encoder | None = None
         self._lock = threading.Lock()
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
 
     def warm_up(self) -> None:
         if self._encoder is not None:
@@ -225,7 +231,23 @@ class Embedder:
         return self.encoder.encode(texts, batch_size=self.batch_size)
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
+        """The query's vector, from a cache of the last QUERY_CACHE_SIZE queries of this model
+        (one embedder per model and backend, so the key is the text): a repeated question costs
+        no model call. Cached vectors are read-only."""
+        with self._query_lock:
+            cached = self._query_cache.get(text)
+            if cached is not None:
+                self._query_cache.move_to_end(text)
+                QUERY_EMBEDDING_CACHE.labels("hit").inc()
+                return cached
+        vector = self.embed([text])[0]
+        vector.setflags(write=False)
+        with self._query_lock:
+            self._query_cache[text] = vector
+            while len(self._query_cache) > QUERY_CACHE_SIZE:
+                self._query_cache.popitem(last=False)
+        QUERY_EMBEDDING_CACHE.labels("miss").inc()
+        return vector
 
 
 _embedder: Embedder | None = None

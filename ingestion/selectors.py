@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Min, QuerySet
+from django.utils import timezone
 
 from ingestion.embedding import configured_label
 from ingestion.models import Collection, Document
@@ -71,3 +72,25 @@ def vectors_notices() -> list[str]:
     """`vectors_notice` of every collection whose vectors do not match the configured embedder."""
     collections = Collection.objects.exclude(embedding_model="").only("slug", "embedding_model", "reindex_to")
     return [notice for collection in collections.order_by("slug") if (notice := vectors_notice(collection))]
+
+
+def queue_depth() -> tuple[int, float | None]:
+    """How many documents wait for a worker, and how long the oldest has waited (seconds)."""
+    row = Document.objects.filter(status=Document.Status.QUEUED).aggregate(count=Count("id"), oldest=Min("updated_at"))
+    oldest = row["oldest"]
+    return row["count"], (timezone.now() - oldest).total_seconds() if oldest is not None else None
+
+
+_REASON_KINDS = (
+    ("corrupt", ("corrupt", "truncated", "damaged", "could not be read")),
+    ("no_text", ("no text",)),
+    ("unsupported", ("cannot be indexed", "legacy office", "needs ocr")),
+    ("too_long", ("longer than", "over the", "stopped the worker")),
+    ("missing_file", ("stored file is missing",)),
+)
+
+
+def failure_kind(reason: str) -> str:
+    """A failure reason as one of a few kinds (a metric label: never the free text itself)."""
+    text = reason.lower()
+    return next((kind for kind, words in _REASON_KINDS if any(w in text for w in words)), "other")

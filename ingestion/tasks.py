@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from ingestion import worker  # noqa: F401  (connects the worker's signal handlers)
+from ingestion.models import Document
+from ingestion.selectors import document_get, failure_kind
 from ingestion.services import DOCUMENT_PROCESS_TASK, document_process
+from runtime.logcontext import log_scope
+from runtime.metrics import CHUNKS_INDEXED, DOCUMENT_SECONDS, DOCUMENTS_PROCESSED
 
 
 @shared_task(
@@ -21,4 +27,20 @@ from ingestion.services import DOCUMENT_PROCESS_TASK, document_process
     max_retries=3,
 )
 def document_process_task(document_id: int) -> None:
-    document_process(document_id=document_id)
+    started = time.perf_counter()
+    with log_scope(document_id=document_id, task_id=document_process_task.request.id):
+        document_process(document_id=document_id)
+    _observe(document_id, time.perf_counter() - started)
+
+
+def _observe(document_id: int, seconds: float) -> None:
+    """A document the task finished, in the metrics (one still queued or processing is not)."""
+    document = document_get(document_id=document_id)
+    if document is None or document.status not in (Document.Status.INDEXED, Document.Status.FAILED):
+        return
+    if document.status == Document.Status.INDEXED:
+        DOCUMENTS_PROCESSED.labels("indexed", "").inc()
+        CHUNKS_INDEXED.inc(document.chunk_count)
+        DOCUMENT_SECONDS.observe(seconds)
+    else:
+        DOCUMENTS_PROCESSED.labels("failed", failure_kind(document.error)).inc()

@@ -21,6 +21,10 @@ class RankingFeedback(Protocol):
         """The signal of each of `chunk_ids` that has one (chunks without one are left out)."""
         ...
 
+    def version(self) -> str:
+        """Changes whenever what tuning() or signals() return may have changed (caches key on it)."""
+        ...
+
 
 class NoFeedback:
     """The neutral provider: default tuning, no signals."""
@@ -30,6 +34,9 @@ class NoFeedback:
 
     def signals(self, chunk_ids: Sequence[int]) -> dict[int, Signal]:
         return {}
+
+    def version(self) -> str:
+        return "none"
 
 
 _provider: RankingFeedback = NoFeedback()

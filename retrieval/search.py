@@ -15,6 +15,7 @@ from retrieval.feedback_port import ranking_feedback
 from retrieval.stages import MODES, Mode, apply_signals, fuse, ms_since, retrieve
 from retrieval.stages import rerank as rerank_stage  # search()'s `rerank` flag shadows the name
 from retrieval.types import Hit, ScoredChunk, SearchResult, SearchTrace, StageScores, Tuning
+from runtime.metrics import STAGE_SECONDS, observe_ms
 
 __all__ = ["MODES", "Mode", "search"]
 
@@ -52,7 +53,18 @@ def search(
     reranked = rerank_stage(query, fused.hits, {cid: c.text for cid, c in chunks.items()}, requested=rerank,
                             head_size=head_size)
     trace = SearchTrace(candidates=kept, signals=chunk_signals, fused=fused, reranked=reranked)
-    return _result(trace, chunks, top_k=top_k, tuning=tuning, total_ms=ms_since(started))
+    result = _result(trace, chunks, top_k=top_k, tuning=tuning, total_ms=ms_since(started))
+    _observe(trace, result.timings_ms["total"])
+    return result
+
+
+def _observe(trace: SearchTrace, total_ms: float) -> None:
+    """Each stage that ran, in the stage-latency histogram (`search` for the whole call)."""
+    ran = {"bm25": trace.candidates.bm25 is not None, "vector": trace.candidates.vector is not None,
+           "rerank": trace.reranked.info.applied}
+    for stage, ms in trace.timings_ms(total_ms).items():
+        if ran.get(stage, True):
+            observe_ms(STAGE_SECONDS, ms, "search" if stage == "total" else stage)
 
 
 def _wanted(lists: dict[str, list[Hit]], fused: list[Hit], *, top_k: int, head: int) -> list[int]:

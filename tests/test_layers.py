@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("runtime", "accounts", "ingestion", "retrieval", "chat", "feedback", "bench")
+PACKAGES = ("runtime", "accounts", "ingestion", "retrieval", "chat", "feedback", "operations", "bench")
 
 
 def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:

@@ -102,10 +102,21 @@
       answer.unsupported.forEach((s, i) => warning.append(el("span", `${i ? " · " : ""}“${s}”`)));
       view.box.insertBefore(warning, view.actions);
     }
+    if (answer.related && answer.related.length) {
+      // Not citations: the nearest passages, for the reader to look at themselves.
+      const related = el("div", null, "related muted small");
+      related.append(el("p", "Related passages (they do not answer the question):"));
+      const list = el("ul");
+      answer.related.forEach((r) => {
+        list.append(el("li", `${r.filename}${r.page ? ", p. " + r.page : ""}: “${r.excerpt}”`));
+      });
+      related.append(list);
+      view.box.insertBefore(related, view.actions);
+    }
     const copy = el("button", "Copy", "secondary"); copy.type = "button";
     copy.onclick = () => { navigator.clipboard && navigator.clipboard.writeText(answer.answer); event(answer.answer_id, "copied"); };
     const regenerate = el("button", "Regenerate", "secondary"); regenerate.type = "button";
-    regenerate.onclick = () => { event(answer.answer_id, "regenerated"); ask(answer.question); };
+    regenerate.onclick = () => { event(answer.answer_id, "regenerated"); ask(answer.question, { fresh: true }); };
     const up = el("button", "👍 Helpful", "secondary"); up.type = "button";
     const down = el("button", "👎 Not helpful", "secondary"); down.type = "button";
     const voteForm = el("span", null, "vote-form"); voteForm.hidden = true;
@@ -162,7 +173,7 @@
   }
   $("close-source").onclick = () => { $("source").hidden = true; };
 
-  async function ask(question) {
+  async function ask(question, { fresh = false } = {}) {
     state.lastQuestion = question;
     const view = addExchange(question);
     state.controller = new AbortController();
@@ -171,7 +182,7 @@
       const response = await fetch("/api/v1/chat", {
         method: "POST", signal: state.controller.signal,
         headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "text/event-stream" },
-        body: JSON.stringify({ question, conversation_id: state.conversation, collection: $("collection").value, stream: true }),
+        body: JSON.stringify({ question, conversation_id: state.conversation, collection: $("collection").value, stream: true, cache: !fresh }),
       });
       if (!response.ok) throw new Error((await response.json()).detail || `HTTP ${response.status}`);
       const reader = response.body.getReader(); const decoder = new TextDecoder(); let buffer = "";

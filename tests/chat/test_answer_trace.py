@@ -29,7 +29,7 @@ def test_the_stored_trace_reads_back_as_the_same_answer_trace(conversation):
     answer = Answer.objects.get(pk=result["answer_id"])
     trace = answer_trace(answer)
     assert trace.to_json() == answer.trace
-    assert trace.collection == "trace" and trace.backend == "extractive" and trace.model == "extractive-v1"
+    assert trace.collection == "trace" and trace.backend == "extractive" and trace.model == "extractive-v2"
     assert trace.passages[0].filename == "travel.txt" and "240 francs" in trace.passages[0].text
     assert trace.retrieved[0].scores["vector"] is not None and trace.timings_ms.total is not None
     assert trace.raw_answer and trace.abstained_because is None and trace.fallback is None
@@ -59,6 +59,7 @@ def test_answering_makes_a_fixed_number_of_queries(conversation, django_assert_n
     assert events[-1][0] == "done" and not events[-1][1]["abstained"]
 
 
-# The last answers (1), search() (9, see tests/retrieval/test_search_queries.py), the passages (3:
-# ordinals, neighbours, excerpts), the answer and the conversation's title in a savepoint (4).
-QUERIES_PER_ANSWER = 17
+# The last answers (1), the answer cache's key (2: the collection's generation, the ranking
+# version), search() (9, see tests/retrieval/test_search_queries.py), the passages (3: ordinals,
+# neighbours, excerpts), the answer and the conversation's title in a savepoint (4).
+QUERIES_PER_ANSWER = 19

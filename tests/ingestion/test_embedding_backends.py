@@ -155,3 +155,16 @@ def test_the_shipped_model_embeds_alike_with_every_backend(settings):
     for embedder in embedders.values():
         assert (embedder.dimensions, embedder.max_tokens) == (384, 256)
         assert embedder.count_tokens(SENTENCES[0]) == embedders["torch"].count_tokens(SENTENCES[0])
+
+
+def test_a_repeated_query_is_embedded_once():
+    from ingestion.embedding import get_embedder
+    from runtime.metrics import QUERY_EMBEDDING_CACHE
+
+    embedder = get_embedder()
+    hits = QUERY_EMBEDDING_CACHE.labels("hit")._value.get()
+    first = embedder.embed_query("Where is the archive room of 1987?")
+    again = embedder.embed_query("Where is the archive room of 1987?")
+    assert again is first and not again.flags.writeable
+    assert QUERY_EMBEDDING_CACHE.labels("hit")._value.get() == hits + 1
+    assert embedder.embed_query("Where is the archive room of 1988?") is not first

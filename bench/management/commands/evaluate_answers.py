@@ -91,7 +91,8 @@ class Command(AppCommand):
         ttft = None
         final: dict[str, Any] = {}
         earlier = [(q, a) for q, a in history] if history else None
-        for event, data in answer_events(conversation=conversation, question=question, backend=backend, history=earlier):
+        for event, data in answer_events(conversation=conversation, question=question, backend=backend, history=earlier,
+                                         cache=False):
             if event == "token" and ttft is None:
                 ttft = (time.perf_counter() - started) * 1000
             if event == "done":
