@@ -1,11 +1,11 @@
 """Replay repeated questions through the answer cache while the collection changes (bench/answer_cache_replay.py).
 
-    python manage.py bench_answer_cache --corpus ../shared/data/covid-qa/corpus.jsonl \
-        --questions ../shared/data/covid-qa/qa-dev.jsonl [--count 500] [--distinct 100] [--exponent 1.1] [--seed 0]
+    python manage.py bench_answer_cache --corpus $DATA/covid-qa/corpus.jsonl \
+        --questions $DATA/covid-qa/qa-dev.jsonl [--count 500] [--distinct 100] [--exponent 1.1] [--seed 0]
 
 The corpus is indexed into an evaluation collection of the replay's own (evaluate_answers' is
 left alone); the replay's upload, hidden chunk and re-index stay in it, so it is indexed again
-before each run.
+before each run. $DATA: where you downloaded the datasets (docs/benchmarks.md, "Running them").
 """
 
 from __future__ import annotations
