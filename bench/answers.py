@@ -17,6 +17,7 @@ from chat.claims import claims, without_markers
 from chat.markers import MARKER, plain
 from chat.metrics import normalize, token_f1
 from chat.sentences import sentences
+from chat.support import support
 from ingestion.models import Collection
 from ingestion.parsing import Element
 from ingestion.services import collection_build_signature_set, documents_index_elements
@@ -54,16 +55,18 @@ def claim_support_counts(raw: str, passages: list[str]) -> tuple[int, int]:
     return sum(c.supported for c in judged), len(judged)
 
 
-def spurious_marker(answer: str, assigned: set[int], passages: list[str]) -> bool:
+def spurious_marker(answer: str, citations: list[dict[str, Any]]) -> bool:
     """Whether the answer shown carries a marker that is not an assigned citation: its number
-    names no citation, or it was copied from a document (the words before it and the marker
-    stand together in a passage)."""
-    texts = [plain(p) for p in passages]
+    names no citation, or its citation's quote does not support the sentence that carries it
+    (as a document's own "[2]" left as a link would not)."""
+    quotes = {c["n"]: c.get("quote", "") for c in citations}
     for claim in claims(answer):
         for match in MARKER.finditer(claim.text):
-            before = plain(claim.text[max(0, match.start() - 30) : match.start()]).lstrip()
-            copied = bool(before.strip()) and any(before + match.group(0) in t for t in texts)
-            if int(match.group(1)) not in assigned or copied:
+            n = int(match.group(1))
+            if n not in quotes:
+                return True
+            body = plain(claim.body)
+            if quotes[n] not in body and not support(body, quotes[n]).supported:
                 return True
     return False
 

@@ -119,8 +119,7 @@ class Command(AppCommand):
             if not row["final"]["abstained"]:
                 held, judged = claim_support_counts(row["trace"].raw_answer, passages)
                 supported, claims_total = supported + held, claims_total + judged
-            assigned = {c["n"] for c in row["final"]["citations"]}
-            spurious += spurious_marker(row["final"]["answer"], assigned, passages)
+            spurious += spurious_marker(row["final"]["answer"], row["final"]["citations"])
             raw_valid, raw_total = raw_valid + valid, raw_total + total
             for citation in row["final"]["citations"]:
                 post_total += 1
