@@ -22,17 +22,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
+from django.core.cache.backends.db import DatabaseCache
+from django.db import connection, transaction
 
 from chat import llm
 from chat.prompts import ANSWER_PROMPT_NAME, ANSWER_PROMPT_VERSION
 from ingestion.models import CollectionStats
 from retrieval.feedback_port import ranking_feedback
 from runtime.metrics import ANSWER_CACHE_HITS, ANSWER_CACHE_MISSES
+
+logger = logging.getLogger(__name__)
 
 # The settings a cached answer depends on, besides what the key names explicitly.
 _SETTINGS = ("CHAT_PASSAGES", "CHAT_PASSAGE_WINDOW", "CHAT_WIDEN_TOP", "CHAT_CONTEXT_TOKENS", "CHAT_CANDIDATE_CHUNKS",
@@ -65,9 +71,16 @@ def answer_cache_key(*, collection_id: int, question: str, standalone_query: str
 
 
 def cached_answer(key: str) -> CachedAnswer | None:
+    """The answer kept for `key`, if any. A cache that fails (Redis down, no cache table yet)
+    only costs the hit: the answer is made as if nothing were cached."""
     if not settings.ANSWER_CACHE_SECONDS:
         return None
-    found = cache.get(key)
+    try:
+        with _guarded():
+            found = cache.get(key)
+    except Exception as exc:  # whatever the cache backend raises: never the answer's failure
+        logger.warning("answer cache unavailable, answering without it: %s", exc)
+        return None
     (ANSWER_CACHE_HITS if found is not None else ANSWER_CACHE_MISSES).inc()
     return CachedAnswer(**found) if found is not None else None
 
@@ -77,4 +90,16 @@ def answer_cache_put(key: str, answer: CachedAnswer) -> None:
     token budget was spent) are never kept: the chosen backend may answer next time."""
     trace = answer.trace
     if settings.ANSWER_CACHE_SECONDS and not (trace.get("fallback") or trace.get("truncated") or trace.get("notice")):
-        cache.set(key, answer.__dict__, timeout=settings.ANSWER_CACHE_SECONDS)
+        try:
+            with _guarded():
+                cache.set(key, answer.__dict__, timeout=settings.ANSWER_CACHE_SECONDS)
+        except Exception as exc:  # as in cached_answer: the answer stands without the cache
+            logger.warning("answer cache unavailable, answer not kept: %s", exc)
+
+
+def _guarded() -> AbstractContextManager[object]:
+    """A savepoint around the database cache's queries inside a transaction, so that its failure
+    (no cache table) does not abort the transaction around it; nothing for other caches."""
+    if isinstance(caches[DEFAULT_CACHE_ALIAS], DatabaseCache) and connection.in_atomic_block:
+        return transaction.atomic()
+    return nullcontext()

@@ -38,3 +38,6 @@ class AppCommand(BaseCommand):
 
     def check_migrations(self) -> None:
         migrations_apply_pending(out=self.stderr)
+        # The database cache's table (rate limits, the answer cache) when that is the cache in use;
+        # createcachetable does nothing for other backends or a table that exists.
+        call_command("createcachetable", verbosity=0)

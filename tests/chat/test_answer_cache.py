@@ -72,3 +72,11 @@ def test_a_user_who_lost_access_gets_no_cached_answer(owner, member, collection)
     membership_remove(membership=membership, actor=None)
     refused = client.post("/api/v1/chat", body, content_type="application/json")
     assert refused.status_code in (403, 404) and "answer" not in refused.json()
+
+
+def test_a_cache_that_fails_costs_only_the_hit(owner, collection, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
+                                   "LOCATION": "no_such_cache_table"}}
+    first, again = ask(owner, collection), ask(owner, collection)
+    assert not first["abstained"] and again["answer"] == first["answer"]
+    assert "cache_hit" not in trace(again)
