@@ -1,5 +1,5 @@
 """Abuse controls: per-user rate limits, concurrent streams, the daily LLM token budget, the daily
-upload volume and sign-in throttling. Every limit is a setting (0 switches it off).
+upload volume, sign-in throttling and failed API-token throttling per address. Every limit is a setting (0 switches it off).
 
 A refused request raises `LimitExceeded`; accounts.middleware answers it 429 with `Retry-After`
 (JSON for the API, a page for the browser) and the first trip per user, limit and window writes a
@@ -240,3 +240,28 @@ def sign_in_failed(*, username: str, request: HttpRequest | None) -> None:
 def sign_in_succeeded(*, username: str, request: HttpRequest | None) -> None:
     key = _sign_in_key(username, request)
     cache.delete_many([key, f"{key}:opened"])
+
+
+# -- failed API-token authentication -------------------------------------------------------------
+
+
+def _token_failure_key(request: HttpRequest) -> str:
+    return "footnote:tokenfail:" + hashlib.sha256((client_ip(request) or "-").encode()).hexdigest()[:32]
+
+
+def token_auth_check(*, request: HttpRequest) -> None:
+    """Refuse to look up any bearer token from an address that sent TOKEN_AUTH_MAX_FAILURES
+    unknown ones within TOKEN_AUTH_FAILURE_WINDOW_SECONDS of the first (guessing tokens)."""
+    allowed = settings.TOKEN_AUTH_MAX_FAILURES
+    if not allowed:
+        return
+    key = _token_failure_key(request)
+    if (cache.get(key) or 0) >= allowed:
+        left = _seconds_left(key, settings.TOKEN_AUTH_FAILURE_WINDOW_SECONDS, time.time())
+        raise _trip(limit="token_auth", request=request, who=key, retry_after=left,
+                    message=f"Too many invalid API tokens from your address. Try again in {left} seconds.")
+
+
+def token_auth_failed(*, request: HttpRequest) -> None:
+    if settings.TOKEN_AUTH_MAX_FAILURES:
+        _count_in_window(_token_failure_key(request), settings.TOKEN_AUTH_FAILURE_WINDOW_SECONDS)

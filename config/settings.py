@@ -76,6 +76,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "accounts.middleware.RequestIdMiddleware",
+    # JSON (API) or a short page for every failure; a query string no field could store is refused.
+    "config.errors.ErrorMiddleware",
+    "config.errors.QueryCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -313,6 +316,9 @@ UPLOAD_DAILY_BYTES = env_int("UPLOAD_DAILY_BYTES", 1024 * 1024 * 1024, minimum=0
 # Failed sign-ins per username and address before sign-in is refused for the rest of the window.
 SIGN_IN_MAX_FAILURES = env_int("SIGN_IN_MAX_FAILURES", 5, minimum=0)
 SIGN_IN_FAILURE_WINDOW_SECONDS = env_int("SIGN_IN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+# Unknown bearer tokens per address before every token from it is refused (429) for the rest of the window.
+TOKEN_AUTH_MAX_FAILURES = env_int("TOKEN_AUTH_MAX_FAILURES", 20, minimum=0)
+TOKEN_AUTH_FAILURE_WINDOW_SECONDS = env_int("TOKEN_AUTH_FAILURE_WINDOW_SECONDS", 300, minimum=1)
 AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
 
 # --- Feedback: ranking signals and what is learned from reviews (feedback.selectors) ---------------
