@@ -193,17 +193,34 @@ def token_budget_settle(*, reservation: Reservation, used: int) -> None:
     )
 
 
+def upload_volume_check(*, user: Any, size_bytes: int) -> None:
+    """Refuse, without counting anything, an upload whose `size_bytes` would pass what is left of
+    the user's UPLOAD_DAILY_BYTES today (what is stored is counted by upload_volume_reserve)."""
+    limit = settings.UPLOAD_DAILY_BYTES
+    if not limit:
+        return
+    used = UsageDay.objects.filter(user_id=user.pk, day=_today()).values_list("upload_bytes", flat=True).first() or 0
+    if used + size_bytes > limit:
+        raise _volume_exceeded(user, size_bytes, limit, used)
+
+
 def upload_volume_reserve(*, user: Any, size_bytes: int) -> None:
-    """Count `size_bytes` against the user's UPLOAD_DAILY_BYTES, or raise without counting."""
+    """Count `size_bytes` against the user's UPLOAD_DAILY_BYTES, or raise without counting. Called
+    for what is stored as a new document only (refused files and duplicates cost nothing), inside
+    the transaction that stores it."""
     limit = settings.UPLOAD_DAILY_BYTES
     row = _usage_row(user.pk, _today())
     if limit:
         row = row.filter(upload_bytes__lte=limit - size_bytes)
     if not row.update(upload_bytes=F("upload_bytes") + size_bytes):
         used = UsageDay.objects.get(user_id=user.pk, day=_today()).upload_bytes
-        raise _trip(limit="upload_volume", user=user, retry_after=_seconds_to_midnight(), size_bytes=size_bytes,
-                    message=f"This upload ({_mb(size_bytes)}) would pass your daily upload volume of {_mb(limit)} "
-                            f"({_mb(max(0, limit - used))} left today); it renews at midnight UTC.")
+        raise _volume_exceeded(user, size_bytes, limit, used)
+
+
+def _volume_exceeded(user: Any, size_bytes: int, limit: int, used: int) -> LimitExceeded:
+    return _trip(limit="upload_volume", user=user, retry_after=_seconds_to_midnight(), size_bytes=size_bytes,
+                 message=f"This upload ({_mb(size_bytes)}) would pass your daily upload volume of {_mb(limit)} "
+                         f"({_mb(max(0, limit - used))} left today); it renews at midnight UTC.")
 
 
 def _mb(size: int) -> str:

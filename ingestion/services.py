@@ -26,6 +26,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.audit import Action, audit_record
+from accounts.limits import LimitExceeded, upload_volume_reserve
 from ingestion import checks
 from ingestion.chunking import ChunkDraft, Chunker
 from ingestion.embedding import Embedder, configured_label, get_embedder
@@ -179,7 +180,8 @@ def collection_bulk_load_finish(*, collection: Collection, maintenance_work_mem:
 def document_ingest(
     *, collection: Collection, uploaded_by: User | None, file: UploadedFile, enqueue: bool = True
 ) -> IngestOutcome:
-    """Store one uploaded file and queue it for processing, or say why it is refused.
+    """Store one uploaded file and queue it for processing, or say why it is refused. Its bytes are
+    counted against the uploader's daily volume only when it is stored as a new document.
 
     `enqueue=False` leaves the processing to the caller (benchmarks that run it in-process)."""
     filename = clean_filename(file.name)
@@ -207,8 +209,11 @@ def document_ingest(
     if duplicate is not None:
         path.unlink(missing_ok=True)
         return _duplicate(filename, duplicate)
+    charged = uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None
     try:
         with transaction.atomic():
+            if charged is not None:  # counted in the transaction that stores it: a rollback refunds it
+                upload_volume_reserve(user=charged, size_bytes=path.stat().st_size)
             document = Document.objects.create(
                 collection=collection,
                 original_filename=filename,
@@ -216,12 +221,15 @@ def document_ingest(
                 content_type=content_type,
                 size_bytes=path.stat().st_size,
                 sha256=sha256,
-                uploaded_by=uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None,
+                uploaded_by=charged,
             )
             audit_record(action=Action.UPLOAD, actor=uploaded_by, target=("ingestion.document", document.id, filename),
                          collection=collection.slug, size_bytes=document.size_bytes, sha256=sha256)
             if enqueue:
                 _enqueue_after_commit(document.id)
+    except LimitExceeded as exc:  # another upload of this user's was counted since the request's check
+        path.unlink(missing_ok=True)
+        return _rejected(filename, exc.message, 429)
     except IntegrityError:
         # Another upload of the same content committed between the check above and this insert:
         # the unique constraint over live documents (collection, sha256) refused this one.
