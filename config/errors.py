@@ -112,10 +112,10 @@ class QueryCheckMiddleware:
         return response
 
 
-def bad_request(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """handler400: the reason Django refused the request (its messages name settings; ours say what to do)."""
     if not is_api(request):
-        return defaults.bad_request(request, exception)
+        return defaults.bad_request(request, exception if exception is not None else BadRequest())
     if isinstance(exception, TooManyFilesSent):
         message = f"Too many files in one request: at most {settings.DATA_UPLOAD_MAX_NUMBER_FILES}."
     elif isinstance(exception, MultiPartParserError):
@@ -125,13 +125,13 @@ def bad_request(request: HttpRequest, exception: BaseException | None = None) ->
     return error_response(request, 400, message)
 
 
-def permission_denied(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if not is_api(request):
-        return defaults.permission_denied(request, exception)
+        return defaults.permission_denied(request, exception if exception is not None else PermissionDenied())
     return error_response(request, 403, str(exception or "") or "You may not do this.")
 
 
-def not_found(request: HttpRequest, exception: BaseException | None = None) -> HttpResponse:
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if not is_api(request):
         return defaults.page_not_found(request, exception)
     return error_response(request, 404, "Nothing here.")

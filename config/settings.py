@@ -225,6 +225,11 @@ WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 1, minimum=1)
 WORKER_SOFT_TIME_LIMIT = env_int("WORKER_SOFT_TIME_LIMIT", 600, minimum=1)
 WORKER_HARD_TIME_LIMIT = env_int("WORKER_HARD_TIME_LIMIT", 660, minimum=1)
 INGEST_MAX_ATTEMPTS = env_int("INGEST_MAX_ATTEMPTS", 3, minimum=1)
+# A document still queued this long after its task was sent gets it again from the worker's sweep
+# (a task dropped after its retries during a database outage, or lost with a killed worker).
+QUEUE_REDISPATCH_SECONDS = env_int("QUEUE_REDISPATCH_SECONDS", 300, minimum=1)
+# /health says "stuck" when documents are queued this long and none finished meanwhile.
+QUEUE_STUCK_SECONDS = env_int("QUEUE_STUCK_SECONDS", 600, minimum=1)
 
 # --- First account ----------------------------------------------------------------------------
 ADMIN_USERNAME = env_str("ADMIN_USERNAME", "admin")

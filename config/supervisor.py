@@ -176,7 +176,7 @@ def main() -> int:
     for child in children:
         child.start()
     state_path = var_dir_of(env) / "supervisor.json"
-    watched = [*([database] if database else []), *children]
+    watched: list[Child | Database] = [*([database] if database else []), *children]
     state_write(state_path, [w.state for w in watched])
     _banner(env)
     stopping = False

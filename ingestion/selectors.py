@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Min, QuerySet
+from django.utils import timezone
 
 from ingestion.embedding import configured_label
 from ingestion.models import Collection, Document
@@ -71,3 +74,23 @@ def vectors_notices() -> list[str]:
     """`vectors_notice` of every collection whose vectors do not match the configured embedder."""
     collections = Collection.objects.exclude(embedding_model="").only("slug", "embedding_model", "reindex_to")
     return [notice for collection in collections.order_by("slug") if (notice := vectors_notice(collection))]
+
+
+@dataclass(frozen=True)
+class QueueSummary:
+    queued: int
+    oldest_queued_seconds: int | None  # how long the oldest has waited since it was (re)queued
+    stuck: bool  # queued for `stuck_after` and nothing finished (indexed or failed) meanwhile
+
+
+def documents_queue_summary(*, stuck_after_seconds: int) -> QueueSummary:
+    """The queue as /health reports it (two queries; the second only when something is queued)."""
+    now = timezone.now()
+    queued = Document.objects.filter(status=Document.Status.QUEUED).aggregate(count=Count("id"), oldest=Min("updated_at"))
+    if not queued["count"]:
+        return QueueSummary(queued=0, oldest_queued_seconds=None, stuck=False)
+    age = max(0, int((now - queued["oldest"]).total_seconds()))
+    stuck = age >= stuck_after_seconds and not Document.objects.filter(
+        status__in=[Document.Status.INDEXED, Document.Status.FAILED],
+        updated_at__gte=now - timedelta(seconds=stuck_after_seconds)).exists()
+    return QueueSummary(queued=queued["count"], oldest_queued_seconds=age, stuck=stuck)
