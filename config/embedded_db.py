@@ -65,13 +65,16 @@ def embedded_state() -> str:
 
 
 def embedded_restart() -> str:
-    """Start the embedded server again after it died (pgserver finds its stale postmaster.pid and
-    runs pg_ctl start, under its inter-process lock as it requires); returns the URI, which names
-    the same socket folder as before. Raises what pg_ctl raises when it cannot start yet."""
+    """Start the embedded server again after it died, as pgserver starts it (under its inter-process
+    lock, as it requires): the data folder made reachable again for the server's own user when run
+    as root (something may have narrowed a parent folder's permissions since), then pg_ctl start
+    past the stale postmaster.pid. Returns the URI, which names the same socket folder as before.
+    Raises what pg_ctl raises when it cannot start yet."""
     global _uri
     if _server is None:
         raise RuntimeError("no embedded PostgreSQL was started by this process")
     with _server._lock:
+        _server.ensure_pgdata_inited()
         _server.ensure_postgres_running()
     _uri = _server.get_uri(database=DATABASE_NAME)
     return _uri

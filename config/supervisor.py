@@ -27,6 +27,7 @@ from config.supervision import Backoff, ProcessState, state_write
 ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.5
 STOP_SECONDS = 20
+START_ATTEMPTS = 8
 
 
 class GaveUp(Exception):
@@ -95,6 +96,9 @@ class Database:
         self.state = ProcessState(name="database")
         self.state.started(embedded_db.embedded_pid() or 0)
         self.backoff = Backoff()
+        # pg_ctl may refuse to start while the dead postmaster's backends still hold its shared
+        # memory, or time out on a loaded machine: start attempts get about two minutes.
+        self.start_backoff = Backoff(fast_failures=START_ATTEMPTS)
         self.restart_at: float | None = None
 
     def check(self, now: float) -> bool:
@@ -117,14 +121,15 @@ class Database:
         try:
             embedded_db.embedded_restart()
         except Exception as exc:  # pg_ctl could not start it yet (a dying backend holds its memory)
-            delay = self.backoff.failed(ran_for=0)
-            if self.backoff.gave_up:
+            delay = self.start_backoff.failed(ran_for=0)
+            if self.start_backoff.gave_up:
                 raise GaveUp(f"The embedded PostgreSQL could not be started again: {exc}") from exc
             print(f"The embedded PostgreSQL could not start ({exc}); trying again in {delay:.0f} s.", flush=True)
             self.restart_at = now + delay
             return True
         self.state.started(embedded_db.embedded_pid() or 0)
         self.restart_at = None
+        self.start_backoff = Backoff(fast_failures=START_ATTEMPTS)
         print("The embedded PostgreSQL is running again.", flush=True)
         return True
 
@@ -145,9 +150,10 @@ def _run(args: list[str], env: dict[str, str]) -> None:
 def _children(env: dict[str, str]) -> list[Child]:
     port = env.get("PORT", "8000")
     return [
-        Child("web", ["-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-                      "--workers", env.get("WEB_WORKERS", "2"), "--threads", env.get("WEB_THREADS", "8"),
-                      "--timeout", "300", "--graceful-timeout", "10", "--access-logfile", "-"], env),
+        Child("web", ["-m", "gunicorn", "config.wsgi", "-c", "python:config.gunicorn_hooks",
+                      "--bind", f"127.0.0.1:{port}", "--workers", env.get("WEB_WORKERS", "2"),
+                      "--threads", env.get("WEB_THREADS", "8"), "--timeout", "300", "--graceful-timeout", "10",
+                      "--access-logfile", "-"], env),
         Child("worker", ["-m", "celery", "-A", "config", "worker", "--pool", "prefork",
                          "--concurrency", env.get("WORKER_CONCURRENCY", "1"), "--loglevel", "INFO"], env),
     ]
