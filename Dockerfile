@@ -17,4 +17,4 @@ COPY . .
 RUN SECRET_KEY=build DATABASE_URL=postgres://build@localhost/build python manage.py collectstatic --noinput
 USER footnote
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "8", "--timeout", "300"]
+CMD ["gunicorn", "config.wsgi", "-c", "python:config.gunicorn_hooks", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "8", "--timeout", "300"]

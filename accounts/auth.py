@@ -13,6 +13,7 @@ from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
 from accounts.access import READ_ONLY_REFUSAL
+from accounts.limits import token_auth_check, token_auth_failed
 from accounts.models import ApiToken
 from accounts.services import token_hash
 from runtime.logcontext import log_bind
@@ -38,6 +39,16 @@ def token_for(raw: str) -> ApiToken | None:
     return found
 
 
+def token_authenticate(raw: str, *, request: HttpRequest) -> ApiToken | None:
+    """`token_for(raw)`, counting an unknown token against the client's address; LimitExceeded
+    (429) once the address has sent too many (accounts.limits.token_auth_check)."""
+    token_auth_check(request=request)
+    found = token_for(raw)
+    if found is None:
+        token_auth_failed(request=request)
+    return found
+
+
 def read_only_allows(request: HttpRequest) -> bool:
     if request.method in SAFE_METHODS:
         return True
@@ -47,7 +58,7 @@ def read_only_allows(request: HttpRequest) -> bool:
 
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        found = token_for(token)
+        found = token_authenticate(token, request=request)
         if found is None:
             return None
         if found.read_only and not read_only_allows(request):
@@ -58,8 +69,18 @@ class TokenAuth(HttpBearer):
         return found.user
 
 
-# SessionAuth enforces CSRF on unsafe methods (csrf=True is its default).
-api_auth = [TokenAuth(), SessionAuth()]
+class SignedInSessionAuth(SessionAuth):
+    """The browser's session, with CSRF enforced on unsafe methods (SessionAuth's default) only
+    for a signed-in user: a request without credentials is answered 401, not 403 "CSRF check
+    Failed" (there is no session for a forged request to ride on)."""
+
+    def _get_key(self, request: HttpRequest) -> str | None:
+        if not request.user.is_authenticated:
+            return None
+        return super()._get_key(request)
+
+
+api_auth = [TokenAuth(), SignedInSessionAuth()]
 
 
 def user_of(request: HttpRequest) -> User:

@@ -1,5 +1,5 @@
 """Abuse controls: per-user rate limits, concurrent streams, the daily LLM token budget, the daily
-upload volume and sign-in throttling. Every limit is a setting (0 switches it off).
+upload volume, sign-in throttling and failed API-token throttling per address. Every limit is a setting (0 switches it off).
 
 A refused request raises `LimitExceeded`; accounts.middleware answers it 429 with `Retry-After`
 (JSON for the API, a page for the browser) and the first trip per user, limit and window writes a
@@ -193,17 +193,34 @@ def token_budget_settle(*, reservation: Reservation, used: int) -> None:
     )
 
 
+def upload_volume_check(*, user: Any, size_bytes: int) -> None:
+    """Refuse, without counting anything, an upload whose `size_bytes` would pass what is left of
+    the user's UPLOAD_DAILY_BYTES today (what is stored is counted by upload_volume_reserve)."""
+    limit = settings.UPLOAD_DAILY_BYTES
+    if not limit:
+        return
+    used = UsageDay.objects.filter(user_id=user.pk, day=_today()).values_list("upload_bytes", flat=True).first() or 0
+    if used + size_bytes > limit:
+        raise _volume_exceeded(user, size_bytes, limit, used)
+
+
 def upload_volume_reserve(*, user: Any, size_bytes: int) -> None:
-    """Count `size_bytes` against the user's UPLOAD_DAILY_BYTES, or raise without counting."""
+    """Count `size_bytes` against the user's UPLOAD_DAILY_BYTES, or raise without counting. Called
+    for what is stored as a new document only (refused files and duplicates cost nothing), inside
+    the transaction that stores it."""
     limit = settings.UPLOAD_DAILY_BYTES
     row = _usage_row(user.pk, _today())
     if limit:
         row = row.filter(upload_bytes__lte=limit - size_bytes)
     if not row.update(upload_bytes=F("upload_bytes") + size_bytes):
         used = UsageDay.objects.get(user_id=user.pk, day=_today()).upload_bytes
-        raise _trip(limit="upload_volume", user=user, retry_after=_seconds_to_midnight(), size_bytes=size_bytes,
-                    message=f"This upload ({_mb(size_bytes)}) would pass your daily upload volume of {_mb(limit)} "
-                            f"({_mb(max(0, limit - used))} left today); it renews at midnight UTC.")
+        raise _volume_exceeded(user, size_bytes, limit, used)
+
+
+def _volume_exceeded(user: Any, size_bytes: int, limit: int, used: int) -> LimitExceeded:
+    return _trip(limit="upload_volume", user=user, retry_after=_seconds_to_midnight(), size_bytes=size_bytes,
+                 message=f"This upload ({_mb(size_bytes)}) would pass your daily upload volume of {_mb(limit)} "
+                         f"({_mb(max(0, limit - used))} left today); it renews at midnight UTC.")
 
 
 def _mb(size: int) -> str:
@@ -240,3 +257,28 @@ def sign_in_failed(*, username: str, request: HttpRequest | None) -> None:
 def sign_in_succeeded(*, username: str, request: HttpRequest | None) -> None:
     key = _sign_in_key(username, request)
     cache.delete_many([key, f"{key}:opened"])
+
+
+# -- failed API-token authentication -------------------------------------------------------------
+
+
+def _token_failure_key(request: HttpRequest) -> str:
+    return "footnote:tokenfail:" + hashlib.sha256((client_ip(request) or "-").encode()).hexdigest()[:32]
+
+
+def token_auth_check(*, request: HttpRequest) -> None:
+    """Refuse to look up any bearer token from an address that sent TOKEN_AUTH_MAX_FAILURES
+    unknown ones within TOKEN_AUTH_FAILURE_WINDOW_SECONDS of the first (guessing tokens)."""
+    allowed = settings.TOKEN_AUTH_MAX_FAILURES
+    if not allowed:
+        return
+    key = _token_failure_key(request)
+    if (cache.get(key) or 0) >= allowed:
+        left = _seconds_left(key, settings.TOKEN_AUTH_FAILURE_WINDOW_SECONDS, time.time())
+        raise _trip(limit="token_auth", request=request, who=key, retry_after=left,
+                    message=f"Too many invalid API tokens from your address. Try again in {left} seconds.")
+
+
+def token_auth_failed(*, request: HttpRequest) -> None:
+    if settings.TOKEN_AUTH_MAX_FAILURES:
+        _count_in_window(_token_failure_key(request), settings.TOKEN_AUTH_FAILURE_WINDOW_SECONDS)

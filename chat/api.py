@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -9,6 +10,7 @@ from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Router, Status
 from ninja.errors import HttpError
 
+from accounts.audit import current_request
 from accounts.auth import user_of
 from accounts.limits import ReleasingIterator, rate_limit_hit, stream_slot_acquire
 from chat import llm
@@ -26,6 +28,7 @@ from feedback.selectors import votes_of
 from ingestion.access import access_collection, collections_readable
 
 router = Router(tags=["chat"])
+logger = logging.getLogger(__name__)
 
 
 def _conversation_dict(conversation: Conversation, *, with_answers_for: Any = None) -> dict[str, Any]:
@@ -105,8 +108,12 @@ def sse(events: Iterator[tuple[str, dict[str, Any]]]) -> Iterator[str]:
     try:
         for event, data in events:
             yield f"event: {event}\ndata: {json.dumps(data, default=str)}\n\n"
-    except Exception as exc:  # the stream has started: report, don't raise into the server
-        yield f"event: error\ndata: {json.dumps({'detail': f'{type(exc).__name__}: {exc}'})}\n\n"
+    except Exception:  # the stream has started: log it, tell the client without the exception's text
+        info = current_request.get()
+        request_id = info.request_id if info is not None else ""
+        logger.exception("answer stream failed (request %s)", request_id)
+        detail = f"The answer failed part-way; it has been logged with request id {request_id}."
+        yield f"event: error\ndata: {json.dumps({'detail': detail, 'request_id': request_id})}\n\n"
 
 
 def conversation_for_question(request: HttpRequest, conversation_id: int | None, collection_slug: str, question: str) -> Conversation:

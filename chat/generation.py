@@ -12,6 +12,10 @@ from chat import llm
 from retrieval.types import ScoredChunk
 
 Messages = list[dict[str, str]]
+# What the user is told when the answer is not the language model's (whole): the reason itself
+# is in the answer's trace (`fallback`), not shown.
+UNAVAILABLE_NOTICE = "The language model could not answer just now; this answer quotes the passages without it."
+TRUNCATED_NOTICE = "The language model stopped part-way; this answer may be incomplete."
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,14 @@ def generate(
 ) -> Generator[str, None, Generated]:
     """Yield the answer's text pieces as they come; return what produced them. Falls back to
     extractive when the backend is known to be down, fails before its first token (remembered, so
-    later requests skip it at once), or the user's daily token budget cannot cover the call (the
-    answer then carries a notice)."""
+    later requests skip it at once, unless the failure was this request's own, a 4xx), or the user's
+    daily token budget cannot cover the call. Every such answer carries a notice saying so."""
     notice = fallback = tokens = truncated = None
     if name != "extractive":
         skip, reservation = llm.is_down(name), None
-        if not skip:
+        if skip:
+            notice = UNAVAILABLE_NOTICE
+        else:
             try:
                 reservation = token_budget_reserve(user=user, tokens=llm.request_max_tokens(messages))
             except LimitExceeded as exc:
@@ -56,6 +62,8 @@ def generate(
         else:
             billed = yield from _generate_billed(name, question, passages, messages, reservation)
             tokens, fallback, truncated = billed.tokens, billed.fallback, billed.truncated
+            if billed.fallback is not None:
+                notice = TRUNCATED_NOTICE if billed.truncated else UNAVAILABLE_NOTICE
             if billed.answered:
                 # An empty reply holds nothing of the backend's: it is recorded as extractive, as before.
                 return Generated(billed.text, name if billed.text else "extractive", tokens, notice, fallback,
@@ -92,7 +100,7 @@ def _generate_billed(
         tokens = _settle(reservation, messages, text, usage)
     if failure is None:
         return _Billed(text, True, tokens)
-    llm.mark_down(name, str(failure))
+    llm.mark_down(name, failure)  # opens only when the endpoint itself is failing
     return _Billed(text, bool(text), tokens, f"{name} failed: {failure}", True if text else None)
 
 

@@ -34,7 +34,14 @@ LOCAL_CONTEXT_TOKENS = 2048
 
 
 class LLMError(Exception):
-    pass
+    """The backend could not answer. `endpoint_failed`: the backend itself is failing (no
+    connection, a timeout, a 5xx, a model that does not load), which every request would meet;
+    False for what concerns one request (a 4xx answer to its prompt, a malformed reply), which
+    must not switch the LLM off for everyone (see mark_down)."""
+
+    def __init__(self, message: str, *, endpoint_failed: bool = True) -> None:
+        super().__init__(message)
+        self.endpoint_failed = endpoint_failed
 
 
 class LLMBackend(Protocol):
@@ -98,15 +105,21 @@ class OpenAIBackend:
                     "POST", url, json=payload, headers=headers
                 ) as response:
                     if response.status_code >= 400:
-                        raise LLMError(f"the LLM endpoint answered HTTP {response.status_code}")
+                        # A 4xx refuses this request (its prompt, its size): retrying cannot help.
+                        raise LLMError(f"the LLM endpoint answered HTTP {response.status_code}",
+                                       endpoint_failed=response.status_code >= 500)
                     for piece in self._pieces(response, usage if usage is not None else {}):
                         started = True
                         yield piece
                 return
-            except (httpx.HTTPError, LLMError) as exc:
-                if started or attempt > self.retries:
-                    raise LLMError(str(exc) or type(exc).__name__) from exc
-                time.sleep(0.2 * attempt)
+            except httpx.HTTPError as exc:  # no connection, a timeout, a broken stream
+                failure = LLMError(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+                failure.__cause__ = exc
+            except LLMError as exc:
+                failure = exc
+            if started or attempt > self.retries or not failure.endpoint_failed:
+                raise failure
+            time.sleep(0.2 * attempt)
 
     def _pieces(self, response: httpx.Response, usage: dict[str, int]) -> Iterator[str]:
         for line in response.iter_lines():
@@ -115,13 +128,26 @@ class OpenAIBackend:
             data = line[5:].strip()
             if data == "[DONE]":
                 return
-            chunk = json.loads(data)
-            if chunk.get("usage"):
+            chunk = _stream_chunk(data)
+            if isinstance(chunk.get("usage"), dict):
                 usage.update({k: int(v) for k, v in chunk["usage"].items() if isinstance(v, int)})
-            for choice in chunk.get("choices") or []:
-                content = (choice.get("delta") or {}).get("content")
-                if content:
+            choices = chunk.get("choices")
+            for choice in choices if isinstance(choices, list) else []:
+                delta = choice.get("delta") if isinstance(choice, dict) else None
+                content = delta.get("content") if isinstance(delta, dict) else None
+                if isinstance(content, str) and content:
                     yield content
+
+
+def _stream_chunk(data: str) -> dict[str, Any]:
+    """One server-sent chunk as a JSON object; LLMError (ending in the usual fallback) otherwise."""
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        chunk = None
+    if not isinstance(chunk, dict):
+        raise LLMError(f"the LLM endpoint sent a malformed stream chunk: {data[:80]!r}", endpoint_failed=False)
+    return chunk
 
 
 class LocalBackend:
@@ -279,10 +305,16 @@ def request_max_tokens(messages: list[dict[str, str]]) -> int:
     return sum(estimate_tokens(m.get("content", "")) + 4 for m in messages) + settings.LLM_MAX_OUTPUT_TOKENS
 
 
-def mark_down(name: str, reason: str) -> None:
+def mark_down(name: str, failure: LLMError | str) -> bool:
+    """Open the circuit breaker: skip `name` for LLM_RETRY_SECONDS, when `failure` says the
+    endpoint itself is failing (a reason given as text always does). A failure of one request
+    (a 4xx, a malformed reply) leaves it closed: returns whether it opened."""
+    if isinstance(failure, LLMError) and not failure.endpoint_failed:
+        return False
     _down_until[name] = time.monotonic() + settings.LLM_RETRY_SECONDS
-    _down_reason[name] = reason
+    _down_reason[name] = str(failure)
     LLM_DOWN.labels(name).set(1)
+    return True
 
 
 def is_down(name: str) -> str:

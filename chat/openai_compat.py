@@ -19,7 +19,8 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.auth import token_for
+from accounts.auth import token_authenticate
+from accounts.inputs import BadInput, json_loads_checked
 from accounts.limits import ReleasingIterator, rate_limit_hit, stream_slot_acquire
 from chat.models import Conversation
 from chat.services import answer_events, conversation_create
@@ -35,7 +36,7 @@ def _user(request: HttpRequest) -> Any:
     if not header.lower().startswith("bearer "):
         return None
     # A read-only token may use both endpoints: listing models and asking are reads.
-    token = token_for(header.split(" ", 1)[1].strip())
+    token = token_authenticate(header.split(" ", 1)[1].strip(), request=request)
     return token.user if token is not None else None
 
 
@@ -57,12 +58,10 @@ def chat_completions(request: HttpRequest) -> HttpResponseBase:
     if user is None:
         return _error(401, "Send a Footnote API token as the bearer key.", "authentication_error")
     try:
-        body = json.loads(request.body or b"{}")
-        messages = body["messages"]
-        slug = str(body.get("model") or "default")
-    except (ValueError, KeyError, TypeError):
-        return _error(400, "The body must be JSON with `model` and `messages`.")
-    turns = [(m.get("role"), str(m.get("content") or "")) for m in messages if isinstance(m, dict)]
+        body, turns = _parse_body(request.body)
+    except BadInput as exc:
+        return _error(400, str(exc))
+    slug = str(body.get("model") or "default")
     questions = [content for role, content in turns if role == "user"]
     if not questions:
         return _error(400, "`messages` needs at least one user message.")
@@ -93,6 +92,29 @@ def chat_completions(request: HttpRequest) -> HttpResponseBase:
         "footnote": {"answer_id": final["answer_id"], "backend": final["backend"], "abstained": final["abstained"],
                      "notice": final["notice"]},
     })
+
+
+def _parse_body(raw: bytes) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The JSON body and its messages as (role, content) pairs; BadInput says what is wrong."""
+    body = json_loads_checked(raw or b"{}")
+    if not isinstance(body, dict):
+        raise BadInput("The body must be a JSON object with `model` and `messages`.")
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        raise BadInput("`messages` must be a list of {role, content} objects.")
+    turns = []
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise BadInput(f"`messages[{i}]` must be an object with a string `role`.")
+        content = message.get("content")
+        if isinstance(content, list):  # OpenAI's content parts: the text ones count
+            content = " ".join(str(p.get("text") or "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        if content is not None and not isinstance(content, str):
+            raise BadInput(f"`messages[{i}].content` must be a string.")
+        turns.append((message["role"], content or ""))
+    if not isinstance(body.get("model", ""), (str, type(None))):
+        raise BadInput("`model` must be a string (a collection's slug).")
+    return body, turns
 
 
 def _stream(events: Iterator[tuple[str, dict[str, Any]]], slug: str, created: int) -> Iterator[str]:

@@ -6,11 +6,15 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.utils.datastructures import MultiValueDict
 from ninja import NinjaAPI
+from ninja.errors import HttpError
 from ninja.openapi.schema import OpenAPISchema
+from ninja.parser import Parser
 
 from accounts.api import router as accounts_router
 from accounts.auth import api_auth
+from accounts.inputs import BadInput, check_text, json_loads_checked
 from accounts.limits import LimitExceeded
 from accounts.middleware import limit_response
 from chat.api import router as chat_router
@@ -19,6 +23,26 @@ from config.health import router as health_router
 from feedback.api import router as feedback_router
 from ingestion.api import router as ingestion_router
 from retrieval.api import router as retrieval_router
+
+
+class CheckedParser(Parser):
+    """Ninja's parser with accounts.inputs' checks: JSON bodies of bounded nesting, and no text in
+    the body, the query or the form that PostgreSQL could not store (400 with the field named)."""
+
+    def parse_body(self, request: HttpRequest) -> Any:
+        # Ninja answers any failure here "Cannot parse request body" (an HttpError raised from it):
+        # _http_error below puts the BadInput's reason back.
+        return json_loads_checked(request.body)
+
+    def parse_querydict(self, data: MultiValueDict, list_fields: list[str], request: HttpRequest) -> dict[str, Any]:
+        for key, values in data.lists():
+            check_text(key, field="parameter name")
+            for value in values:
+                if isinstance(value, str):
+                    check_text(value, field=key)
+        return super().parse_querydict(data, list_fields, request)
+
+
 
 
 class FootnoteAPI(NinjaAPI):
@@ -41,6 +65,7 @@ api = FootnoteAPI(
         "and sends the CSRF token on unsafe methods."
     ),
     auth=api_auth,
+    parser=CheckedParser(),
     urls_namespace="api",
 )
 
@@ -66,3 +91,14 @@ _mount_routers()
 def _forbidden(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
     # ingestion.access: the user may read the thing but not change it (what they may not read is a 404).
     return api.create_response(request, {"detail": str(exc) or "Forbidden."}, status=403)
+
+
+@api.exception_handler(BadInput)
+def _bad_input(request: HttpRequest, exc: BadInput) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc)}, status=400)
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    reason = exc.__cause__ if isinstance(exc.__cause__, BadInput) else exc
+    return api.create_response(request, {"detail": str(reason)}, status=exc.status_code)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from config.env import local_secret_key
@@ -20,11 +21,12 @@ from config.env import local_secret_key
 DATABASE_NAME = "footnote"
 
 _uri: str | None = None
+_server: Any = None  # pgserver's handle, kept to watch and restart the server (config.supervisor)
 
 
 def ensure_running(data_dir: Path) -> str:
     """Start (or join) the embedded server, create the app database, return its URI."""
-    global _uri
+    global _uri, _server
     if _uri is not None:
         return _uri
     import warnings
@@ -38,7 +40,43 @@ def ensure_running(data_dir: Path) -> str:
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {DATABASE_NAME};")
-    _uri = server.get_uri(database=DATABASE_NAME)
+    _uri, _server = server.get_uri(database=DATABASE_NAME), server
+    return _uri
+
+
+def embedded_pid() -> int | None:
+    """The pid of the embedded server's postmaster that this process started or joined (None when
+    it has none, e.g. with DATABASE_URL set)."""
+    return int(_server.get_pid()) if _server is not None else None
+
+
+def embedded_state() -> str:
+    """"running", "exiting" (its postmaster died but is still in the process table, a zombie not yet
+    reaped: pgserver would take it for running, so a restart must wait) or "stopped"."""
+    import psutil
+
+    process = _server.get_postmaster_info().process if _server is not None else None
+    try:
+        if process is None or not process.is_running():
+            return "stopped"
+        return "exiting" if process.status() == psutil.STATUS_ZOMBIE else "running"
+    except psutil.NoSuchProcess:
+        return "stopped"
+
+
+def embedded_restart() -> str:
+    """Start the embedded server again after it died, as pgserver starts it (under its inter-process
+    lock, as it requires): the data folder made reachable again for the server's own user when run
+    as root (something may have narrowed a parent folder's permissions since), then pg_ctl start
+    past the stale postmaster.pid. Returns the URI, which names the same socket folder as before.
+    Raises what pg_ctl raises when it cannot start yet."""
+    global _uri
+    if _server is None:
+        raise RuntimeError("no embedded PostgreSQL was started by this process")
+    with _server._lock:
+        _server.ensure_pgdata_inited()
+        _server.ensure_postgres_running()
+    _uri = _server.get_uri(database=DATABASE_NAME)
     return _uri
 
 

@@ -1,4 +1,6 @@
-"""GET /api/v1/health: anonymous; 200 when every check passes, 503 otherwise."""
+"""GET /api/v1/health: anonymous; 200 when every check passes, 503 otherwise. A check that fails
+with `degrades` (documents stuck in the queue) leaves it 200 with status "degraded"; one that fails
+with `optional` (the LLM endpoint, the reranker) leaves it "ok"."""
 
 from __future__ import annotations
 
@@ -6,15 +8,17 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Router, Status
 
 from config.celery import app
+from config.supervision import STATE_FILE, state_read
 from ingestion.embedding import embedder_status
 from ingestion.models import WorkerHeartbeat
-from ingestion.selectors import vectors_notices
+from ingestion.selectors import documents_queue_summary, vectors_notices
 
 router = Router(tags=["health"])
 
@@ -63,13 +67,42 @@ def _check_collection_vectors() -> dict[str, Any]:
     return {"ok": True}
 
 
+def _check_queue() -> dict[str, Any]:
+    """The documents waiting for a worker; "stuck" when some waited QUEUE_STUCK_SECONDS and none
+    finished meanwhile (the app still answers: degraded, not down)."""
+    stuck_after = settings.QUEUE_STUCK_SECONDS
+    summary = documents_queue_summary(stuck_after_seconds=stuck_after)
+    result: dict[str, Any] = {"ok": not summary.stuck, "queued": summary.queued,
+                              "oldest_queued_seconds": summary.oldest_queued_seconds}
+    if summary.stuck:
+        result.update(stuck=True, degrades=True,
+                      error=f"stuck: {summary.queued} document(s) queued, the oldest for "
+                            f"{summary.oldest_queued_seconds} s, and none finished in the last {stuck_after} s")
+    return result
+
+
+def _check_processes() -> dict[str, Any]:
+    """The processes `make run` supervises, with their restarts (var/supervisor.json)."""
+    state = state_read(settings.VAR_DIR / STATE_FILE)
+    if state is None:
+        return {"ok": True, "optional": True, "supervised": False}
+    processes = state.get("processes") or {}
+    down = [name for name, p in processes.items() if not p.get("running")]
+    result: dict[str, Any] = {"ok": not down, "optional": True, "supervised": True, "processes": processes}
+    if down:
+        result["error"] = f"restarting: {', '.join(down)}"
+    return result
+
+
 CHECKS: dict[str, Callable[[], dict[str, Any]]] = {
     "database": _check_database,
     "vector": _check_vector,
     "broker": _check_broker,
     "worker": _check_worker,
+    "queue": _check_queue,
     "embedding_model": _check_embedding_model,
     "collection_vectors": _check_collection_vectors,
+    "processes": _check_processes,
 }
 # Other apps add their own checks (the reranker, the LLM endpoint) with register_check.
 
@@ -91,5 +124,7 @@ def run_checks() -> dict[str, dict[str, Any]]:
 @router.get("/health", auth=None, response={200: dict, 503: dict}, summary="Service health")
 def health(request: HttpRequest) -> Status:
     checks = run_checks()
-    healthy = all(check.get("ok") or check.get("optional") for check in checks.values())
-    return Status(200 if healthy else 503, {"status": "ok" if healthy else "degraded", "checks": checks})
+    failing = [check for check in checks.values() if not check.get("ok")]
+    healthy = all(check.get("optional") or check.get("degrades") for check in failing)
+    degraded = not healthy or any(check.get("degrades") for check in failing)
+    return Status(200 if healthy else 503, {"status": "degraded" if degraded else "ok", "checks": checks})

@@ -24,7 +24,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY, Collector
 
-from ingestion.selectors import queue_depth
+from ingestion.selectors import documents_queue_summary
 from runtime.metrics import HTTP_REQUEST_SECONDS
 
 LOCAL_ADDRESSES = {"127.0.0.1", "::1"}
@@ -34,10 +34,12 @@ class QueueCollector(Collector):
     """The documents waiting for a worker, counted when scraped (one query)."""
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        count, oldest = queue_depth()
-        yield GaugeMetricFamily("footnote_ingestion_queue_depth", "Documents queued for a worker", value=count)
+        queue = documents_queue_summary(stuck_after_seconds=settings.QUEUE_STUCK_SECONDS)
+        yield GaugeMetricFamily("footnote_ingestion_queue_depth", "Documents queued for a worker", value=queue.queued)
         yield GaugeMetricFamily("footnote_ingestion_queue_oldest_seconds",
-                                "How long the oldest queued document has waited", value=oldest or 0.0)
+                                "How long the oldest queued document has waited", value=queue.oldest_queued_seconds or 0)
+        yield GaugeMetricFamily("footnote_ingestion_queue_stuck",
+                                "1 when documents wait and none finished for QUEUE_STUCK_SECONDS", value=int(queue.stuck))
 
 
 class FoldersCollector(Collector):

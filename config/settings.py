@@ -78,6 +78,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "accounts.middleware.RequestIdMiddleware",
     "config.metrics.RequestMetricsMiddleware",
+    # JSON (API) or a short page for every failure; a query string no field could store is refused.
+    "config.errors.ErrorMiddleware",
+    "config.errors.QueryCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -225,6 +228,11 @@ WORKER_CONCURRENCY = env_int("WORKER_CONCURRENCY", 1, minimum=1)
 WORKER_SOFT_TIME_LIMIT = env_int("WORKER_SOFT_TIME_LIMIT", 600, minimum=1)
 WORKER_HARD_TIME_LIMIT = env_int("WORKER_HARD_TIME_LIMIT", 660, minimum=1)
 INGEST_MAX_ATTEMPTS = env_int("INGEST_MAX_ATTEMPTS", 3, minimum=1)
+# A document still queued this long after its task was sent gets it again from the worker's sweep
+# (a task dropped after its retries during a database outage, or lost with a killed worker).
+QUEUE_REDISPATCH_SECONDS = env_int("QUEUE_REDISPATCH_SECONDS", 300, minimum=1)
+# /health says "stuck" when documents are queued this long and none finished meanwhile.
+QUEUE_STUCK_SECONDS = env_int("QUEUE_STUCK_SECONDS", 600, minimum=1)
 
 # --- First account ----------------------------------------------------------------------------
 ADMIN_USERNAME = env_str("ADMIN_USERNAME", "admin")
@@ -330,6 +338,9 @@ UPLOAD_DAILY_BYTES = env_int("UPLOAD_DAILY_BYTES", 1024 * 1024 * 1024, minimum=0
 # Failed sign-ins per username and address before sign-in is refused for the rest of the window.
 SIGN_IN_MAX_FAILURES = env_int("SIGN_IN_MAX_FAILURES", 5, minimum=0)
 SIGN_IN_FAILURE_WINDOW_SECONDS = env_int("SIGN_IN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+# Unknown bearer tokens per address before every token from it is refused (429) for the rest of the window.
+TOKEN_AUTH_MAX_FAILURES = env_int("TOKEN_AUTH_MAX_FAILURES", 20, minimum=0)
+TOKEN_AUTH_FAILURE_WINDOW_SECONDS = env_int("TOKEN_AUTH_FAILURE_WINDOW_SECONDS", 300, minimum=1)
 AUTHENTICATION_BACKENDS = ["accounts.backends.ThrottledModelBackend"]
 
 # --- Feedback: ranking signals and what is learned from reviews (feedback.selectors) ---------------

@@ -18,3 +18,9 @@ urlpatterns = [
     path("", include("feedback.urls")),
     path("", include("operations.urls")),
 ]
+
+# Failures outside views (and Django's own 400s) answer JSON on the API paths too (config.errors).
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"

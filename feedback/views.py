@@ -46,7 +46,8 @@ RATE_CHARTS = [
 @staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     days = request.GET.get("days", "30")
-    data = dashboard_data(days=min(max(int(days), 1), 365) if days.isdigit() else 30)
+    # isdigit() alone accepts "²", which int() refuses.
+    data = dashboard_data(days=min(max(int(days), 1), 365) if days.isascii() and days.isdigit() else 30)
     return render(request, "feedback/dashboard.html", {
         "data": data,
         "timeline": charts.timeline(data["timeline"]),

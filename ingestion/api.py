@@ -8,7 +8,7 @@ from ninja.errors import HttpError
 from ninja.files import UploadedFile
 
 from accounts.auth import user_of
-from accounts.limits import rate_limit_hit, upload_volume_reserve
+from accounts.limits import rate_limit_hit, upload_volume_check
 from accounts.models import Role
 from ingestion.access import access_chunk, access_collection, access_document, collections_readable
 from ingestion.models import Document
@@ -37,7 +37,8 @@ def document_upload(
         raise HttpError(400, "Send the files as multipart/form-data in the field 'files'.")
     rate_limit_hit(user=request.user, scope="upload")
     target = access_collection(request.user, collection, role=Role.CONTRIBUTOR)
-    upload_volume_reserve(user=request.user, size_bytes=sum(f.size or 0 for f in uploads))
+    # Refused up front without counting; each file stored as a new document is counted as it is stored.
+    upload_volume_check(user=request.user, size_bytes=sum(f.size or 0 for f in uploads))
     outcomes = [document_ingest(collection=target, uploaded_by=user_of(request), file=f) for f in uploads]
     body = [
         {

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ingestion import tables
+from ingestion.damage import PDF_TYPES, damage_found
 from ingestion.tables import TableGrid
 
 logger = logging.getLogger(__name__)
@@ -175,7 +176,19 @@ def parse_file(path: Path, *, filename: str, content_type: str) -> ParsedDocumen
         raise
     except Exception as exc:
         raise ParseError(f"The file could not be read as {content_type}: {type(exc).__name__}: {exc}") from exc
+    if not any(e.text.strip() for e in elements):
+        # The parser may have read a damaged file leniently, into nothing: say what is broken.
+        damage = damage_found(path, content_type)
+        if damage:
+            raise ParseError(damage)
+        raise ParseError(_no_text_message(content_type))
     return _parsed(_described_tables(elements))
+
+
+def _no_text_message(content_type: str) -> str:
+    if content_type in PDF_TYPES:
+        return "No text was found in this PDF: it has no text layer (a scanned image?). Run OCR on it, then upload it again."
+    return "No text was found in this file (is it empty?)."
 
 
 def _described_tables(elements: list[Element]) -> list[Element]:
@@ -224,8 +237,6 @@ def _partition(path: Path, *, filename: str, content_type: str) -> list[Any]:
 
 def _parsed(elements: list[Element]) -> ParsedDocument:
     elements = [e for e in elements if e.text.strip()]
-    if not elements:
-        raise ParseError("No text was found in this file (is it empty, or a scanned image without a text layer?).")
     pages = [e.page for e in elements if e.page is not None]
     page_count = max(pages) if pages else None
     summary: dict[str, Any] = {"elements": {}}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import Count, Min, QuerySet
@@ -74,11 +76,24 @@ def vectors_notices() -> list[str]:
     return [notice for collection in collections.order_by("slug") if (notice := vectors_notice(collection))]
 
 
-def queue_depth() -> tuple[int, float | None]:
-    """How many documents wait for a worker, and how long the oldest has waited (seconds)."""
-    row = Document.objects.filter(status=Document.Status.QUEUED).aggregate(count=Count("id"), oldest=Min("updated_at"))
-    oldest = row["oldest"]
-    return row["count"], (timezone.now() - oldest).total_seconds() if oldest is not None else None
+@dataclass(frozen=True)
+class QueueSummary:
+    queued: int
+    oldest_queued_seconds: int | None  # how long the oldest has waited since it was (re)queued
+    stuck: bool  # queued for `stuck_after` and nothing finished (indexed or failed) meanwhile
+
+
+def documents_queue_summary(*, stuck_after_seconds: int) -> QueueSummary:
+    """The queue as /health reports it (two queries; the second only when something is queued)."""
+    now = timezone.now()
+    queued = Document.objects.filter(status=Document.Status.QUEUED).aggregate(count=Count("id"), oldest=Min("updated_at"))
+    if not queued["count"]:
+        return QueueSummary(queued=0, oldest_queued_seconds=None, stuck=False)
+    age = max(0, int((now - queued["oldest"]).total_seconds()))
+    stuck = age >= stuck_after_seconds and not Document.objects.filter(
+        status__in=[Document.Status.INDEXED, Document.Status.FAILED],
+        updated_at__gte=now - timedelta(seconds=stuck_after_seconds)).exists()
+    return QueueSummary(queued=queued["count"], oldest_queued_seconds=age, stuck=stuck)
 
 
 _REASON_KINDS = (

@@ -26,9 +26,11 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from accounts.audit import Action, audit_record
+from accounts.limits import LimitExceeded, upload_volume_reserve
 from ingestion import checks
 from ingestion.chunking import ChunkDraft, Chunker
 from ingestion.embedding import Embedder, configured_label, get_embedder
+from ingestion.holders import holder_dead, this_holder
 from ingestion.hooks import document_forget
 from ingestion.index_writer import chunks_remove, chunks_replace, reindex_running_message
 from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, Document
@@ -198,7 +200,8 @@ def collection_bulk_load_finish(*, collection: Collection, maintenance_work_mem:
 def document_ingest(
     *, collection: Collection, uploaded_by: User | None, file: UploadedFile, enqueue: bool = True
 ) -> IngestOutcome:
-    """Store one uploaded file and queue it for processing, or say why it is refused.
+    """Store one uploaded file and queue it for processing, or say why it is refused. Its bytes are
+    counted against the uploader's daily volume only when it is stored as a new document.
 
     `enqueue=False` leaves the processing to the caller (benchmarks that run it in-process)."""
     filename = clean_filename(file.name)
@@ -226,8 +229,11 @@ def document_ingest(
     if duplicate is not None:
         path.unlink(missing_ok=True)
         return _duplicate(filename, duplicate)
+    charged = uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None
     try:
         with transaction.atomic():
+            if charged is not None:  # counted in the transaction that stores it: a rollback refunds it
+                upload_volume_reserve(user=charged, size_bytes=path.stat().st_size)
             document = Document.objects.create(
                 collection=collection,
                 original_filename=filename,
@@ -235,12 +241,15 @@ def document_ingest(
                 content_type=content_type,
                 size_bytes=path.stat().st_size,
                 sha256=sha256,
-                uploaded_by=uploaded_by if uploaded_by is not None and uploaded_by.is_authenticated else None,
+                uploaded_by=charged,
             )
             audit_record(action=Action.UPLOAD, actor=uploaded_by, target=("ingestion.document", document.id, filename),
                          collection=collection.slug, size_bytes=document.size_bytes, sha256=sha256)
             if enqueue:
                 _enqueue_after_commit(document.id)
+    except LimitExceeded as exc:  # another upload of this user's was counted since the request's check
+        path.unlink(missing_ok=True)
+        return _rejected(filename, exc.message, 429)
     except IntegrityError:
         # Another upload of the same content committed between the check above and this insert:
         # the unique constraint over live documents (collection, sha256) refused this one.
@@ -305,9 +314,10 @@ def document_retry(*, document: Document) -> Document:
     document.status = Document.Status.QUEUED
     document.error = ""
     document.attempts = 0
+    document.dispatched_at = timezone.now()
     try:
         with transaction.atomic():
-            document.save(update_fields=["status", "error", "attempts", "updated_at"])
+            document.save(update_fields=["status", "error", "attempts", "dispatched_at", "updated_at"])
     except IntegrityError:  # an upload of the same content committed since the check
         duplicate = _live_duplicate(collection=document.collection, sha256=document.sha256, exclude_id=document.id)
         if duplicate is None:
@@ -342,8 +352,9 @@ def documents_reparse(*, documents: QuerySet[Document]) -> ReparseOutcome:
     label = configured_label()
     skipped = [i for i, reindex_to, model in rows if reindex_to or model not in ("", label)]
     queued = [i for i, _, _ in rows if i not in set(skipped)]
+    now = timezone.now()
     Document.objects.filter(pk__in=queued).update(
-        status=Document.Status.QUEUED, attempts=0, error="", updated_at=timezone.now())
+        status=Document.Status.QUEUED, attempts=0, error="", updated_at=now, dispatched_at=now)
     for document_id in queued:
         _enqueue_after_commit(document_id)
     return ReparseOutcome(queued=queued, skipped=skipped)
@@ -399,7 +410,7 @@ def _claim(document_id: int) -> Document | None:
             return None
         if document.status == Document.Status.PROCESSING and document.processing_started_at:
             age = (timezone.now() - document.processing_started_at).total_seconds()
-            if age < settings.WORKER_HARD_TIME_LIMIT:
+            if age < settings.WORKER_HARD_TIME_LIMIT and not holder_dead(document.worker_host, document.worker_pid):
                 return None  # another worker child is on it
         if document.attempts >= settings.INGEST_MAX_ATTEMPTS:
             document.status = Document.Status.FAILED
@@ -413,8 +424,10 @@ def _claim(document_id: int) -> Document | None:
         document.status = Document.Status.PROCESSING
         document.attempts += 1
         document.processing_started_at = timezone.now()
+        document.worker_host, document.worker_pid = this_holder()
         document.error = ""
-        document.save(update_fields=["status", "attempts", "processing_started_at", "error", "updated_at"])
+        document.save(update_fields=["status", "attempts", "processing_started_at", "worker_host", "worker_pid",
+                                     "error", "updated_at"])
         return document
 
 
@@ -447,18 +460,30 @@ def _fail(document_id: int, reason: str) -> None:
 
 
 def _requeue(document_id: int) -> None:
-    Document.objects.filter(pk=document_id).update(status=Document.Status.QUEUED, updated_at=timezone.now())
+    # Queued again until a worker has it: the task's own retry is its next dispatch.
+    now = timezone.now()
+    Document.objects.filter(pk=document_id).update(status=Document.Status.QUEUED, updated_at=now, dispatched_at=now)
 
 
-def documents_requeue_stale(*, include_queued: bool = True) -> int:
-    """Queue again what a dead worker left behind: queued documents whose message may be lost,
-    and documents stuck in processing past the hard time limit. Processing is idempotent, so a
-    document queued twice is indexed once."""
-    cutoff = timezone.now() - timedelta(seconds=settings.WORKER_HARD_TIME_LIMIT + 30)
-    stale = Document.objects.filter(status=Document.Status.PROCESSING, processing_started_at__lt=cutoff)
-    if include_queued:
-        stale = stale | Document.objects.filter(status=Document.Status.QUEUED)
-    ids = list(stale.values_list("id", flat=True))
+def documents_requeue_stale(*, queued_for_seconds: int | None = None) -> int:
+    """Send the task again of documents whose task is gone, and return how many:
+    - processing ones whose worker child is dead (ingestion.holders), or past the hard time limit
+      (a holder that cannot be checked from here);
+    - queued ones whose task was sent at least `queued_for_seconds` ago (default
+      QUEUE_REDISPATCH_SECONDS; 0: all): a task that spent its retries while the database was down,
+      or was lost with a worker that had fetched it.
+    Processing is idempotent and a document is claimed once (`_claim`), so a task sent twice does
+    the work once."""
+    now = timezone.now()
+    wait = settings.QUEUE_REDISPATCH_SECONDS if queued_for_seconds is None else queued_for_seconds
+    cutoff = now - timedelta(seconds=settings.WORKER_HARD_TIME_LIMIT + 30)
+    processing = Document.objects.filter(status=Document.Status.PROCESSING).values_list(
+        "id", "processing_started_at", "worker_host", "worker_pid")
+    ids = [i for i, started, host, pid in processing  # never claimed (text documents): not a task's
+           if started is not None and (started < cutoff or holder_dead(host, pid))]
+    queued = Document.objects.filter(status=Document.Status.QUEUED, dispatched_at__lte=now - timedelta(seconds=wait))
+    ids += list(queued.values_list("id", flat=True))
+    Document.objects.filter(pk__in=ids).update(dispatched_at=now)
     for document_id in ids:
         current_app.tasks[DOCUMENT_PROCESS_TASK].delay(document_id)
     return len(ids)

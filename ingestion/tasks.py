@@ -22,9 +22,12 @@ from runtime.metrics import CHUNKS_INDEXED, DOCUMENT_SECONDS, DOCUMENTS_PROCESSE
     reject_on_worker_lost=True,
     soft_time_limit=settings.WORKER_SOFT_TIME_LIMIT,
     time_limit=settings.WORKER_HARD_TIME_LIMIT,
+    # The database gone for a moment: the document stays queued and the task is sent again, up to
+    # about ten minutes of outage; after that the worker's sweep sends it again (documents_requeue_stale).
     autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=5,
-    max_retries=3,
+    retry_backoff_max=60,
+    max_retries=12,
 )
 def document_process_task(document_id: int) -> None:
     started = time.perf_counter()

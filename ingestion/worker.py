@@ -1,6 +1,6 @@
 """What the Celery worker does besides tasks: set embedding threads, load the embedding model once
-per child, report a heartbeat for /health, queue again what a dead worker left behind, and run the
-periodic jobs other apps register (ingestion.hooks: feedback's retention purge)."""
+per child, report a heartbeat for /health, and run the periodic jobs (ingestion.hooks): its own
+sweep that sends again the tasks of documents whose task is gone, feedback's retention purge."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.db import close_old_connections, connections
 from django.utils import timezone
 
 from ingestion.embedding import get_embedder
-from ingestion.hooks import periodic_jobs
+from ingestion.hooks import PeriodicJob, periodic_jobs, periodic_register
 from ingestion.models import WorkerHeartbeat
 from ingestion.services import documents_requeue_stale
 from runtime.threads import configured_threads, torch_threads_apply
@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10
 _stop = threading.Event()
+# Every beat: a document whose worker child died is free within seconds, not at the hard time limit.
+periodic_register(PeriodicJob(name="documents_requeue_stale", run=documents_requeue_stale,
+                              every_seconds=HEARTBEAT_SECONDS))
 
 
 @worker_process_init.connect
@@ -48,9 +51,6 @@ def _beat(hostname: str) -> None:
             WorkerHeartbeat.objects.update_or_create(
                 hostname=hostname, defaults={"pid": os.getpid(), "seen_at": timezone.now()}
             )
-            if beats % 6 == 0:
-                # A child killed at the hard time limit leaves its document in processing.
-                documents_requeue_stale(include_queued=False)
             _periodic_run(beats)
         except Exception:
             logger.exception("could not write the worker heartbeat")
@@ -74,8 +74,8 @@ def _ready(sender: object = None, **_: object) -> None:
     hostname = getattr(sender, "hostname", None) or f"worker@{socket.gethostname()}:{os.getpid()}"
     threading.Thread(target=_beat, args=(hostname,), daemon=True, name="heartbeat").start()
 
-    try:
-        count = documents_requeue_stale()
+    try:  # at start, every queued document: an earlier worker may have fetched its task and died
+        count = documents_requeue_stale(queued_for_seconds=0)
         if count:
             logger.info("queued %d document(s) left unfinished by an earlier worker", count)
     except Exception:

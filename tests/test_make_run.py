@@ -1,5 +1,6 @@
 """`make run`'s supervisor on a fresh data folder: embedded PostgreSQL, migrations, first
-account, web server and worker come up healthy, and Ctrl-C stops all of them."""
+account, web server and worker come up healthy; a worker and a PostgreSQL killed with -9 are
+started again (and /health shows their restarts); Ctrl-C stops all of them."""
 
 from __future__ import annotations
 
@@ -36,7 +37,23 @@ def _health(port: int) -> dict | None:
         return None
 
 
-def test_supervisor_starts_everything_and_stops_on_ctrl_c(tmp_path):
+def _supervised(tmp_path) -> dict:
+    path = tmp_path / "var" / "supervisor.json"
+    try:
+        return json.loads(path.read_text())["processes"]
+    except (OSError, ValueError):
+        return {}
+
+
+def _restarted(tmp_path, name: str, old_pid: int):  # type: ignore[no-untyped-def]
+    def check() -> dict | None:
+        state = _supervised(tmp_path).get(name) or {}
+        return state if state.get("running") and state.get("restarts", 0) >= 1 and state.get("pid") != old_pid else None
+
+    return check
+
+
+def test_supervisor_starts_everything_heals_killed_children_and_stops_on_ctrl_c(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "FOOTNOTE_EMBEDDED_DB", "HTTPS")}
     env.pop("PYTEST_VERSION", None)  # behave like a user's `make run`
@@ -59,6 +76,19 @@ def test_supervisor_starts_everything_and_stops_on_ctrl_c(tmp_path):
         output = log.read()
         assert "Created superuser 'admin' with the generated password" in output
         assert f"http://127.0.0.1:{port}/" in output
+        assert body["checks"]["processes"]["processes"]["worker"]["restarts"] == 0
+
+        for name in ("worker", "database"):
+            old_pid = _supervised(tmp_path)[name]["pid"]
+            os.kill(old_pid, signal.SIGKILL)
+            wait_for(_restarted(tmp_path, name, old_pid), timeout=120, message=f"the {name} to be restarted")
+            body = wait_for(healthy, timeout=120, message=f"a healthy app after the {name} was killed")
+            assert body["checks"]["processes"]["processes"][name]["restarts"] >= 1
+        assert process.poll() is None  # the app stayed up
+        log.seek(0)
+        output = log.read()
+        assert "The worker process exited with code -9; restarting it" in output
+        assert "The embedded PostgreSQL stopped; restarting it" in output
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends to the group
         try:

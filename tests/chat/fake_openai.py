@@ -1,5 +1,6 @@
 """A stand-in LLM provider: a real local HTTP server speaking OpenAI's chat-completions protocol
-(streaming and not), replying from a script: text, an HTTP error, or silence past the timeout."""
+(streaming and not), replying from a script: text, an HTTP error, silence past the timeout, or a
+stream of raw bytes (a malformed reply)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class Reply:
     text: str = ""
     status: int = 200
     delay: float = 0.0
+    raw: bytes | None = None  # streamed as is instead of `text`'s chunks
 
 
 @dataclass
@@ -40,6 +42,12 @@ class FakeOpenAI:
                     self.send_header("Content-Type", "application/json")
                     self.end_headers()
                     self.wfile.write(json.dumps({"error": {"message": "scripted failure"}}).encode())
+                    return
+                if reply.raw is not None:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    self.wfile.write(reply.raw)
                     return
                 if body.get("stream"):
                     self.send_response(200)

@@ -125,6 +125,7 @@ def test_an_upload_makes_a_fixed_number_of_queries(api, django_assert_num_querie
 
 
 # The token and its last use (2), the collection and its access check (2: the access selectors no
-# longer look up the default collection to create it), the upload quota (2), the duplicate check
-# (1), the document and its audit event in a savepoint (4).
-QUERIES_PER_UPLOAD = 11
+# longer look up the default collection to create it), the upload quota's check (1), the duplicate
+# check (1), the document, its bytes counted against the quota (2) and its audit event in a
+# savepoint (6).
+QUERIES_PER_UPLOAD = 12

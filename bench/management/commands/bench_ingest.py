@@ -43,6 +43,7 @@ CATEGORIES = [
     ("took longer", "timeout"),
     ("stopped the worker", "crashed-worker"),
     ("damaged", "corrupt"),
+    ("corrupt or truncated", "corrupt"),
     ("could not be read", "corrupt"),
 ]
 
