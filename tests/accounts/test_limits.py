@@ -57,7 +57,8 @@ def fake_llm(settings):
 
 
 def _ask(client: Client, **body):  # type: ignore[no-untyped-def]
-    return client.post("/api/v1/chat", {"question": QUESTION, "collection": "policies", **body},
+    # Fresh answers: the same question again would come from the answer cache, at no token cost.
+    return client.post("/api/v1/chat", {"question": QUESTION, "collection": "policies", "cache": False, **body},
                        content_type="application/json")
 
 
