@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -12,10 +13,12 @@ from django.utils import timezone
 from ninja import Router, Status
 
 from config.celery import app
-from ingestion.embedding import embedder_status
+from ingestion.embedding import embedder_status, get_embedder
 from ingestion.models import WorkerHeartbeat
 from ingestion.selectors import vectors_notices
+from retrieval.rerank import reranker_warm_up_if_present
 
+logger = logging.getLogger(__name__)
 router = Router(tags=["health"])
 
 WORKER_STALE_AFTER = timedelta(seconds=60)
@@ -93,3 +96,13 @@ def health(request: HttpRequest) -> Status:
     checks = run_checks()
     healthy = all(check.get("ok") or check.get("optional") for check in checks.values())
     return Status(200 if healthy else 503, {"status": "ok" if healthy else "degraded", "checks": checks})
+
+
+def models_warm_up() -> None:
+    """Load the query embedder and the reranker (when its files are here), at a web process's
+    start: what fails is logged and shows in /health; nothing is raised."""
+    try:
+        get_embedder().warm_up()
+    except Exception:
+        logger.exception("the embedding model could not be loaded at start-up")
+    reranker_warm_up_if_present()
