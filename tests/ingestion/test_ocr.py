@@ -136,3 +136,19 @@ def test_legacy_doc_and_ppt_made_by_libreoffice_are_indexed(tmp_path):
         assert document.status == "indexed", document.error
         assert document.content_type in ("application/msword", "application/vnd.ms-powerpoint")
         assert _pages_of(document, phrase), f"{phrase!r} not indexed from {converted.name}"
+
+
+def test_a_page_read_only_with_low_confidence_fails_naming_the_languages(tmp_path, monkeypatch, settings):
+    import ingestion.ocr as ocr
+
+    # What Tesseract's English model made of Chinese text in ../shared/data/docs (mean confidence 24).
+    read = [(["Fe HR AR A"], 21.0), (["ZAR LE RR"], 27.0)]
+    monkeypatch.setattr(ocr, "tesseract_path", lambda: "/usr/bin/tesseract")
+    monkeypatch.setattr(ocr, "_tesseract_paragraphs", lambda image, **kw: iter(read))
+    path = tmp_path / "chinese.png"
+    path.write_bytes(image_bytes(scanned_page_image(), "PNG"))
+    with pytest.raises(ParseError, match=r"mean 24%.*OCR_LANGUAGES=eng"):
+        parse_file(path, filename="chinese.png", content_type="image/png")
+    read.append((["Hotel nights are reimbursed."], 91.0))  # a confident paragraph is kept, alone
+    parsed = parse_file(path, filename="chinese.png", content_type="image/png")
+    assert [e.text for e in parsed.elements] == ["Hotel nights are reimbursed."]
