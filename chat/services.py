@@ -312,7 +312,8 @@ def _trace(conversation: Conversation, retrieval: Retrieval, context: Context, g
         raw_answer=generated.text, backend=generated.backend, model=llm.get_backend(generated.backend).model,
         removed_citations=checked.removed, claims=checked.claims,
         tokens=generated.tokens if generated.tokens is not None else {"answer_chars": len(generated.text)},
-        notice=generated.notice, fallback=generated.fallback, truncated=generated.truncated,
+        notice=" ".join(n for n in (generated.notice, result.rerank.notice) if n) or None,
+        fallback=generated.fallback, truncated=generated.truncated,
     )
 
 

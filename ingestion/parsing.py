@@ -167,11 +167,24 @@ def parse_file(path: Path, *, filename: str, content_type: str) -> ParsedDocumen
             "LibreOffice is not installed on the server. Save it as .docx/.pptx and upload it again, "
             "or ask an administrator to install LibreOffice."
         )
+    from ingestion import ocr  # imports this module
+
+    ocr_pages: list[int] = []  # the pages Tesseract read
     try:
         if content_type in DELIMITED_TYPES:
             elements = [delimited_table(path, delimiter=DELIMITED_TYPES[content_type])]
+        elif content_type in ocr.IMAGE_TYPES:
+            elements = ocr.ocr_image(path)
+            ocr_pages = sorted({e.page for e in elements if e.page is not None})
         else:
             elements = [_element(e) for e in _partition(path, filename=filename, content_type=content_type)]
+        if content_type == "application/pdf":
+            if not any(e.text.strip() for e in elements):
+                # A damaged PDF read leniently into nothing is said to be damaged, not scanned.
+                damage = damage_found(path, content_type)
+                if damage:
+                    raise ParseError(damage)
+            elements, ocr_pages = _with_scanned_pages(path, elements)
     except ParseError:
         raise
     except Exception as exc:
@@ -182,7 +195,27 @@ def parse_file(path: Path, *, filename: str, content_type: str) -> ParsedDocumen
         if damage:
             raise ParseError(damage)
         raise ParseError(_no_text_message(content_type))
-    return _parsed(_described_tables(elements))
+    parsed = _parsed(_described_tables(elements))
+    if ocr_pages:
+        parsed.summary["ocr_pages"] = ocr_pages
+    return parsed
+
+
+def _with_scanned_pages(path: Path, elements: list[Element]) -> tuple[list[Element], list[int]]:
+    """A PDF's elements with the text Tesseract reads on its scanned pages (those without a text
+    layer that hold an image; a page with text is never OCR'd), in page order, and those pages.
+    Without Tesseract a PDF with some text keeps it (its scanned pages are left out); one without
+    any fails with what to install."""
+    from ingestion import ocr
+
+    with_text = {e.page for e in elements if e.page is not None and e.text.strip()}
+    if with_text and ocr.tesseract_path() is None:
+        return elements, []
+    scanned = ocr.ocr_pdf_pages(path, skip=with_text)
+    if not scanned:
+        return elements, []
+    pages = sorted({e.page for e in scanned if e.page is not None})
+    return sorted([*elements, *scanned], key=lambda e: e.page or 0), pages
 
 
 def _no_text_message(content_type: str) -> str:

@@ -36,10 +36,10 @@ def search_endpoint(request: HttpRequest, payload: SearchIn) -> dict[str, Any]:
     result = search(
         payload.query, collection_ids=[collection.id], top_k=payload.top_k, mode=payload.mode, rerank=payload.rerank
     )
-    notice = vectors_notice(collection) if payload.mode != "bm25" else ""
+    notices = [vectors_notice(collection) if payload.mode != "bm25" else "", result.rerank.notice]
     return {
         "results": [hit_as_dict(hit) for hit in result.results],
         "rerank": asdict(result.rerank),
         "timings_ms": result.timings_ms,
-        "notices": [notice] if notice else [],
+        "notices": [n for n in notices if n],
     }

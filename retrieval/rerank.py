@@ -1,8 +1,10 @@
 """Cross-encoder reranking with a remembered failure.
 
-The model (RERANK_MODEL, a name or a path) loads once per process. When it cannot load (no hub
-access, a wrong path) the failure is remembered for RERANK_RETRY_SECONDS: searches skip the
-stage at once instead of trying again per request, and say why.
+The model (RERANK_MODEL, a name or a path) loads once per process. A hub name is read from the
+folder `manage.py models fetch` wrote, or the Hugging Face cache (runtime/model_store.py); the
+hub itself is never asked at run time. When the model is not here or cannot load, the failure is
+remembered for RERANK_RETRY_SECONDS: searches skip the stage at once instead of trying again per
+request, and say why (in the search response's notices and the answer's notice).
 
 RERANK_BACKEND picks how the model runs:
 - `torch`: sentence-transformers' CrossEncoder.predict;
@@ -16,6 +18,7 @@ like any other: remembered, and search runs without reranking.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -26,6 +29,7 @@ import numpy as np
 from django.conf import settings
 
 from runtime.batching import graph_inputs, length_ordered_batches, padded_feeds
+from runtime.model_store import ModelEntry, Presence, is_local, presence, resolve
 from runtime.onnx_export import ensure_export, export_load
 from runtime.threads import configured_threads, torch_threads_apply
 
@@ -98,24 +102,38 @@ class CrossEncoderReranker:
                 return
             if self._failure and time.monotonic() - self._failed_at < self.retry_seconds:
                 raise RerankUnavailable(self._failure)
+            found = self.presence()
+            if not found.present:
+                self._fail(f"the reranker model is not available: {found.reason}")
             try:
                 self._model = self._load()
                 self._failure = ""
             except Exception as exc:
-                self._failure = f"the reranker model {self.model_name!r} ({self.backend}) could not be loaded ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
-                self._failed_at = time.monotonic()
-                logger.warning("%s", self._failure)
-                raise RerankUnavailable(self._failure) from None
+                self._fail(f"the reranker model {self.model_name!r} ({self.backend}) could not be loaded "
+                           f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})")
+
+    def _fail(self, reason: str) -> None:
+        self._failure = reason
+        self._failed_at = time.monotonic()
+        logger.warning("%s", reason)
+        raise RerankUnavailable(reason) from None
+
+    def _cache_dir(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else Path(settings.EMBEDDING_CACHE_DIR)
+
+    def presence(self) -> Presence:
+        """Whether the model's files are here (nothing is loaded)."""
+        return presence(self.model_name, self._cache_dir())
 
     def _load(self) -> Any:
+        source = resolve(self.model_name, self._cache_dir())
         if self.backend == "torch":
             from sentence_transformers import CrossEncoder  # heavy: only the torch backend needs it
 
             torch_threads_apply()
-            return CrossEncoder(self.model_name, device="cpu")
-        cache_dir = self.cache_dir if self.cache_dir is not None else Path(settings.EMBEDDING_CACHE_DIR)
+            return CrossEncoder(source, device="cpu")
         folder = ensure_export(
-            source=self.model_name, label=self.model_name, backend=self.backend, cache_dir=cache_dir,
+            source=source, label=self.model_name, backend=self.backend, cache_dir=self._cache_dir(),
             kind="cross-encoder",
         )
         return OnnxCrossEncoder(folder, threads=configured_threads())
@@ -133,13 +151,20 @@ class CrossEncoderReranker:
         return [float(s) for s in scores]
 
     def status(self) -> dict[str, Any]:
+        """For /health. `ok` only once the model has loaded: a model that is not here is
+        `unavailable` with the reason at once, and one that is here but not tried yet says so."""
+        common = {"model": self.model_name, "backend": self.backend}
         if self._model is not None:
-            return {"ok": True, "model": self.model_name, "loaded": True, "backend": self.backend}
-        if self._failure:
-            return {"ok": False, "optional": True, "model": self.model_name, "error": self._failure,
-                    "note": "search works without reranking"}
-        return {"ok": True, "model": self.model_name, "loaded": False, "backend": self.backend,
-                "note": "loads on first search"}
+            return {"ok": True, "status": "loaded", **common}
+        failure = self._failure
+        if not failure:
+            found = self.presence()
+            failure = "" if found.present else f"the reranker model is not available: {found.reason}"
+        if failure:
+            return {"ok": False, "optional": True, "status": "unavailable", **common, "error": failure,
+                    "note": "search works without reranking, and says so"}
+        return {"ok": False, "optional": True, "status": "not loaded yet", **common,
+                "note": "present; loads at start-up or on first search"}
 
 
 _reranker: CrossEncoderReranker | None = None
@@ -160,3 +185,21 @@ def get_reranker() -> CrossEncoderReranker:
 
 def reranker_status() -> dict[str, Any]:
     return get_reranker().status()
+
+
+def reranker_model() -> ModelEntry:
+    """The configured reranker, for `manage.py models`."""
+    reranker = get_reranker()
+    name = reranker.model_name
+    source = "a local path (RERANK_MODEL)" if is_local(name) else (
+        "the Hugging Face hub (RERANK_MODEL), not shipped: `manage.py models fetch reranker` downloads it")
+    return ModelEntry(role="reranker", name=name, source=source, presence=reranker.presence())
+
+
+def reranker_warm_up_if_present() -> None:
+    """Load the reranker now when its files are here (the web process's start-up), so /health
+    and the first search know at once whether it works. A failure is remembered, not raised."""
+    reranker = get_reranker()
+    if reranker.presence().present:
+        with contextlib.suppress(RerankUnavailable):
+            reranker.warm_up()

@@ -20,7 +20,18 @@ from retrieval.bm25 import BM25Retriever
 from retrieval.feedback_port import RankingFeedback
 from retrieval.fusion import reciprocal_rank_fusion
 from retrieval.rerank import RerankUnavailable, get_reranker
-from retrieval.types import Candidates, Hit, Reranked, RerankInfo, Signal, Signals, StageRun, Tuning
+from retrieval.types import (
+    NO_CANDIDATES,
+    NOT_REQUESTED,
+    Candidates,
+    Hit,
+    Reranked,
+    RerankInfo,
+    Signal,
+    Signals,
+    StageRun,
+    Tuning,
+)
 from retrieval.vector import VectorRetriever
 
 Mode = Literal["hybrid", "bm25", "vector"]
@@ -118,8 +129,8 @@ def rerank(query: str, fused: list[Hit], texts: Mapping[int, str], *, requested:
     after them; the fused order itself when not requested or when the reranker is unavailable."""
     order = [h.chunk_id for h in fused]
     if not requested or not order:
-        return Reranked(order, [], RerankInfo(applied=False, reason="not requested" if not requested
-                                              else "no candidates to rerank"))
+        return Reranked(order, [], RerankInfo(applied=False, reason=NOT_REQUESTED if not requested
+                                              else NO_CANDIDATES))
     t = time.perf_counter()
     head = [cid for cid in order[:head_size] if cid in texts]
     try:

@@ -35,10 +35,22 @@ class ScoredChunk:
     signal_note: str = ""
 
 
+NOT_REQUESTED = "not requested"
+NO_CANDIDATES = "no candidates to rerank"
+
+
 @dataclass
 class RerankInfo:
     applied: bool
     reason: str = ""
+
+    @property
+    def notice(self) -> str:
+        """For the user, when reranking was asked for and could not run: what it means and why
+        ('' when reranked, or when the caller did not ask for it)."""
+        if self.applied or self.reason in ("", NOT_REQUESTED, NO_CANDIDATES):
+            return ""
+        return f"These results are not reranked (fused keyword and vector order): {self.reason}."
 
 
 class Hit(NamedTuple):

@@ -42,8 +42,8 @@ def test_all_refused_answers_4xx_with_per_file_reasons(api):
 
 
 def test_unsupported_type_is_415(api):
-    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-    response = _post(api, upload("picture.png", png))
+    wav = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 64  # audio: nothing to read
+    response = _post(api, upload("recording.wav", wav))
     assert response.status_code == 415
     assert response.json()[0]["status"] == "rejected"
 

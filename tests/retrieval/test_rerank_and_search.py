@@ -52,7 +52,7 @@ def test_a_reranker_that_cannot_load_is_skipped_and_remembered(tmp_path, monkeyp
     monkeypatch.setattr(rerank, "_reranker", broken)
     collection = collection_with_texts("rr2", TEXTS)
     result = search("laptop replacement", collection_ids=[collection.id], top_k=3, rerank=True)
-    assert result.rerank.applied is False and "could not be loaded" in result.rerank.reason
+    assert result.rerank.applied is False and "is not available: nothing at" in result.rerank.reason
     assert result.results and result.results[0].filename == "it.txt"
     loads = []
     monkeypatch.setattr("sentence_transformers.CrossEncoder", lambda *a, **k: loads.append(1))
@@ -146,8 +146,11 @@ def test_an_onnx_reranker_exports_once_and_reuses_the_cache(tiny_cross_encoder, 
 def test_an_onnx_reranker_that_cannot_export_is_remembered(tmp_path, monkeypatch):
     import runtime.onnx_export as onnx_export
 
-    broken = CrossEncoderReranker(model=str(tmp_path / "no-such-model"), retry_seconds=3600, backend="onnx",
-                                  cache_dir=tmp_path / "cache")
+    folder = tmp_path / "broken-model"  # looks like a model folder, but its weights are not weights
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"not weights")
+    broken = CrossEncoderReranker(model=str(folder), retry_seconds=3600, backend="onnx", cache_dir=tmp_path / "cache")
     with pytest.raises(RerankUnavailable, match="could not be loaded"):
         broken.warm_up()
     attempts = []

@@ -35,6 +35,8 @@ CATEGORIES = [
     ("zip bomb", "zip-bomb"),
     ("XML entities", "xml-entities"),
     ("LibreOffice", "needs-libreoffice"),
+    ("needs OCR", "needs-ocr"),
+    ("OCR could not read", "ocr-unsure"),
     ("cannot be indexed", "unsupported"),
     ("type could not be determined", "unsupported"),
     ("but its content is", "mislabeled"),
