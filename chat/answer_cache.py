@@ -86,10 +86,10 @@ def cached_answer(key: str) -> CachedAnswer | None:
 
 
 def answer_cache_put(key: str, answer: CachedAnswer) -> None:
-    """Keep an answer for its key; answers that fell back, were cut short or carry a notice (the
-    token budget was spent) are never kept: the chosen backend may answer next time."""
+    """Keep an answer for its key; answers that fell back (an endpoint down, the token budget
+    spent) or were cut short are never kept: the chosen backend may answer next time."""
     trace = answer.trace
-    if settings.ANSWER_CACHE_SECONDS and not (trace.get("fallback") or trace.get("truncated") or trace.get("notice")):
+    if settings.ANSWER_CACHE_SECONDS and not (trace.get("fallback") or trace.get("truncated")):
         try:
             with _guarded():
                 cache.set(key, answer.__dict__, timeout=settings.ANSWER_CACHE_SECONDS)

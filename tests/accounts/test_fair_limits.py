@@ -12,7 +12,7 @@ from tests.factories.files import upload
 
 pytestmark = pytest.mark.django_db
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 64  # audio: refused (415); images are read by OCR
 
 
 def _used(user) -> int:  # type: ignore[no-untyped-def]
@@ -21,7 +21,7 @@ def _used(user) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_a_refused_upload_does_not_reduce_the_days_volume(api, owner):
-    assert api.post("/api/v1/documents", {"files": [upload("picture.png", PNG)]}).status_code == 415
+    assert api.post("/api/v1/documents", {"files": [upload("recording.wav", WAV)]}).status_code == 415
     assert api.post("/api/v1/documents", {"files": [upload("empty.txt", b"")]}).status_code == 400
     assert _used(owner) == 0
 
@@ -29,14 +29,14 @@ def test_a_refused_upload_does_not_reduce_the_days_volume(api, owner):
 def test_a_duplicate_does_not_count_and_a_new_document_counts_its_bytes(api, owner):
     content = b"Hotel nights in Zurich are reimbursed up to 240 francs."
     assert api.post("/api/v1/documents", {"files": [upload("a.txt", content)]}).status_code == 202
-    again = api.post("/api/v1/documents", {"files": [upload("copy.txt", content), upload("b.png", PNG)]})
+    again = api.post("/api/v1/documents", {"files": [upload("copy.txt", content), upload("b.wav", WAV)]})
     assert [entry["status"] for entry in again.json()] == ["duplicate", "rejected"]
     assert _used(owner) == len(content)
 
 
 def test_the_volume_left_after_refusals_still_takes_a_file_that_fits(api, owner, settings):
     settings.UPLOAD_DAILY_BYTES = 100
-    assert api.post("/api/v1/documents", {"files": [upload("big.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 90)]}).status_code == 415
+    assert api.post("/api/v1/documents", {"files": [upload("big.wav", WAV + b"\x00" * 22)]}).status_code == 415
     assert api.post("/api/v1/documents", {"files": [upload("fits.txt", b"x" * 95)]}).status_code == 202
     assert _used(owner) == 95
 

@@ -43,21 +43,21 @@ def _ask(user, collection):  # type: ignore[no-untyped-def]
 def test_a_4xx_is_not_retried_and_leaves_the_next_users_answer_on_the_llm(fake_llm, collection, owner, member):
     fake_llm.replies.extend([Reply(status=400), Reply(text="Up to 240 francs per night [1].")])
     first = _ask(owner, collection)
-    assert first["backend"] == "extractive" and first["notice"] == UNAVAILABLE_NOTICE
+    assert first["backend"] == "extractive" and first["notice"].startswith(UNAVAILABLE_NOTICE)
     assert len(fake_llm.requests) == 1  # no retry of a 400, although LLM_RETRIES is 2
     assert llm.is_down("openai") == ""
     second = _ask(member, collection)
-    assert second["backend"] == "openai" and second["notice"] == ""
+    assert second["backend"] == "openai" and "language model" not in second["notice"]
 
 
 def test_a_5xx_is_retried_then_opens_the_breaker_with_a_notice_on_every_fallback(fake_llm, collection, owner, member):
     fake_llm.replies.extend([Reply(status=503)] * 3)
     first = _ask(owner, collection)
-    assert first["backend"] == "extractive" and first["notice"] == UNAVAILABLE_NOTICE
+    assert first["backend"] == "extractive" and first["notice"].startswith(UNAVAILABLE_NOTICE)
     assert len(fake_llm.requests) == 3  # the first try and LLM_RETRIES retries
     assert "HTTP 503" in llm.is_down("openai")
     skipped = _ask(member, collection)  # the breaker is open: the endpoint is not asked
-    assert skipped["backend"] == "extractive" and skipped["notice"] == UNAVAILABLE_NOTICE
+    assert skipped["backend"] == "extractive" and skipped["notice"].startswith(UNAVAILABLE_NOTICE)
     assert len(fake_llm.requests) == 3
 
 
@@ -65,7 +65,7 @@ def test_a_connection_failure_opens_the_breaker(fake_llm, collection, owner, set
     fake_llm.stop()
     settings.LLM_RETRIES = 0
     answer = _ask(owner, collection)
-    assert answer["backend"] == "extractive" and answer["notice"] == UNAVAILABLE_NOTICE
+    assert answer["backend"] == "extractive" and answer["notice"].startswith(UNAVAILABLE_NOTICE)
     assert llm.is_down("openai")
 
 
@@ -73,7 +73,7 @@ def test_a_malformed_stream_chunk_ends_in_the_fallback_without_opening_the_break
     fake_llm.replies.append(Reply(raw=b"data: {not json\n\ndata: [DONE]\n\n"))
     answer = _ask(owner, collection)
     assert answer["backend"] == "extractive" and "240 francs" in answer["answer"]
-    assert answer["notice"] == UNAVAILABLE_NOTICE
+    assert answer["notice"].startswith(UNAVAILABLE_NOTICE)
     assert llm.is_down("openai") == ""
 
 
@@ -82,4 +82,4 @@ def test_a_malformed_chunk_after_text_keeps_the_text_and_says_it_stopped(fake_ll
     fake_llm.replies.append(Reply(raw=good + b'data: ["a list"]\n\n'))
     answer = _ask(owner, collection)
     assert answer["backend"] == "openai" and "240 francs" in answer["answer"]
-    assert answer["notice"] == TRUNCATED_NOTICE
+    assert answer["notice"].startswith(TRUNCATED_NOTICE)
