@@ -18,15 +18,18 @@ def post_worker_init(worker: Any) -> None:
     after the fork, never in the master: each process needs sessions of its own (onnxruntime's are
     not fork-safe), which is also why they are not loaded at import time."""
     # Imported here: gunicorn reads this module before the WSGI app has set Django up.
+    from config.health import models_warm_up
     from ingestion.embedding import get_embedder
     from retrieval.rerank import RerankUnavailable, get_reranker
 
-    try:
+    models_warm_up()  # loads the embedder, and the reranker when its files are here; logs failures
+    # One call of each, so the first request does not pay their one-off costs either.
+    with contextlib.suppress(Exception):  # models_warm_up logged why the embedder is unusable
         get_embedder().embed(["warm up"])
-    except Exception:  # search reports what fails when it is used; start-up goes on
-        logger.exception("the embedding model could not be loaded at start-up")
-    with contextlib.suppress(RerankUnavailable):  # search runs without reranking and says so
-        get_reranker().run("warm up", ["warm up"])
+    reranker = get_reranker()
+    if reranker.presence().present:
+        with contextlib.suppress(RerankUnavailable):  # search runs without reranking and says so
+            reranker.run("warm up", ["warm up"])
 
 
 def child_exit(server: Any, worker: Any) -> None:

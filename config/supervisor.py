@@ -35,6 +35,17 @@ class GaveUp(Exception):
     """A child failed too often in a row right after starting."""
 
 
+def _restart_later(watched: Child | Database, now: float, *, code: int | None, gave_up: str, stopped: str) -> None:
+    """After `watched` stopped: count the failure, give up after too many fast ones in a row
+    (GaveUp with `gave_up` and how many), else say `stopped` and when it is started again."""
+    delay = watched.backoff.failed(ran_for=now - watched.state.started_monotonic)
+    watched.state.exited(code)
+    if watched.backoff.gave_up:
+        raise GaveUp(gave_up.format(times=watched.backoff.fast_failures, seconds=watched.backoff.fast_seconds))
+    print(f"{stopped}; restarting it in {delay:.0f} s (restart {watched.state.restarts + 1}).", flush=True)
+    watched.restart_at = now + delay
+
+
 class Child:
     """One supervised command, run in a process group of its own: a main process killed with -9
     must not leave its pool children (Celery's, gunicorn's) behind, so the whole group goes."""
@@ -57,14 +68,10 @@ class Child:
             code = self.process.returncode
             _kill_group(self.process.pid)
             self.process = None
-            delay = self.backoff.failed(ran_for=now - self.state.started_monotonic)
-            self.state.exited(code)
-            if self.backoff.gave_up:
-                raise GaveUp(f"The {self.name} process exited with code {code} {self.backoff.fast_failures} times "
-                             f"in a row within {self.backoff.fast_seconds} s of starting.")
-            print(f"The {self.name} process exited with code {code}; restarting it in {delay:.0f} s "
-                  f"(restart {self.state.restarts + 1}).", flush=True)
-            self.restart_at = now + delay
+            _restart_later(self, now, code=code,
+                           gave_up=f"The {self.name} process exited with code {code} {{times}} times in a row "
+                                   "within {seconds} s of starting.",
+                           stopped=f"The {self.name} process exited with code {code}")
             return True
         if self.process is None and self.restart_at is not None and now >= self.restart_at:
             self.state.restarts += 1
@@ -107,14 +114,11 @@ class Database:
         if self.restart_at is None:
             if state == "running":
                 return False
-            delay = self.backoff.failed(ran_for=now - self.state.started_monotonic)
-            self.state.exited(None)
-            if self.backoff.gave_up:
-                raise GaveUp(f"The embedded PostgreSQL stopped {self.backoff.fast_failures} times in a row within "
-                             f"{self.backoff.fast_seconds} s of starting; see its log in {var_dir_of(os.environ)}/pgdata/log.")
-            print(f"The embedded PostgreSQL stopped; restarting it in {delay:.0f} s "
-                  f"(restart {self.state.restarts + 1}).", flush=True)
-            self.restart_at = now + delay
+            log = f"{var_dir_of(os.environ)}/pgdata/log"
+            _restart_later(self, now, code=None,
+                           gave_up="The embedded PostgreSQL stopped {times} times in a row within {seconds} s of "
+                                   f"starting; see its log in {log}.",
+                           stopped="The embedded PostgreSQL stopped")
             return True
         if now < self.restart_at or state == "exiting":  # a restart waits until the old one is gone
             return False

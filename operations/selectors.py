@@ -63,11 +63,16 @@ def _ms(value: Any) -> float | None:
     return round(float(value), 1) if value is not None else None
 
 
+def _tokens_used(alias: str = "") -> str:
+    """SQL of an answer's tokens: what the endpoint reported, else the estimate the budget was charged."""
+    trace = f"{alias}.trace" if alias else "trace"
+    return (f"coalesce(({trace} #>> '{{tokens,total_tokens}}')::bigint, "
+            f"({trace} #>> '{{tokens,estimated_total_tokens}}')::bigint, 0)")
+
+
 def tokens_per_day(since: dt.datetime) -> list[tuple[dt.date, str, int]]:
-    """(day, backend, tokens) of the language-model calls made since `since`: the tokens the
-    endpoint reported, else the estimate the budget was charged."""
-    used = ("coalesce((trace #>> '{tokens,total_tokens}')::bigint, "
-            "(trace #>> '{tokens,estimated_total_tokens}')::bigint, 0)")
+    """(day, backend, tokens) of the language-model calls made since `since`."""
+    used = _tokens_used()
     sql = (f"SELECT (created_at AT TIME ZONE 'UTC')::date AS day, backend, sum({used}) "
            f"FROM {Answer._meta.db_table} WHERE created_at >= %s AND backend <> 'extractive' "
            "GROUP BY 1, 2 ORDER BY 1, 2")
@@ -78,8 +83,7 @@ def tokens_per_day(since: dt.datetime) -> list[tuple[dt.date, str, int]]:
 
 def peak_user_tokens(since: dt.datetime) -> int:
     """The most tokens one user spent in one day since `since` (to compare with the daily budget)."""
-    used = ("coalesce((a.trace #>> '{tokens,total_tokens}')::bigint, "
-            "(a.trace #>> '{tokens,estimated_total_tokens}')::bigint, 0)")
+    used = _tokens_used("a")
     sql = (f"SELECT max(t) FROM (SELECT sum({used}) AS t FROM {Answer._meta.db_table} a "
            f"JOIN {Answer.conversation.field.related_model._meta.db_table} c ON c.id = a.conversation_id "
            "WHERE a.created_at >= %s AND a.backend <> 'extractive' "

@@ -54,15 +54,15 @@ def search(
                             head_size=head_size)
     trace = SearchTrace(candidates=kept, signals=chunk_signals, fused=fused, reranked=reranked)
     result = _result(trace, chunks, top_k=top_k, tuning=tuning, total_ms=ms_since(started))
-    _observe(trace, result.timings_ms["total"])
+    _observe(trace, result.timings_ms)
     return result
 
 
-def _observe(trace: SearchTrace, total_ms: float) -> None:
+def _observe(trace: SearchTrace, timings_ms: dict[str, float]) -> None:
     """Each stage that ran, in the stage-latency histogram (`search` for the whole call)."""
     ran = {"bm25": trace.candidates.bm25 is not None, "vector": trace.candidates.vector is not None,
            "rerank": trace.reranked.info.applied}
-    for stage, ms in trace.timings_ms(total_ms).items():
+    for stage, ms in timings_ms.items():
         if ran.get(stage, True):
             observe_ms(STAGE_SECONDS, ms, "search" if stage == "total" else stage)
 

@@ -12,7 +12,7 @@ from chat.selectors import answer_trace
 from chat.services import NOT_COVERED, answer_create, conversation_create
 from chat.trace import AnswerTrace
 from retrieval.types import ScoredChunk
-from tests.chat.fake_openai import FakeOpenAI, Reply
+from tests.chat.fake_openai import Reply
 from tests.retrieval.helpers import collection_with_texts
 
 REPORT = {
@@ -136,19 +136,6 @@ def test_an_entity_the_documents_do_not_name_abstains_though_the_topic_words_mat
     assert "Zurich" in trace.answerability["why"]
     named = answer_create(conversation=conversation, question="How many people did the Geneva warehouse employ in 2023?")
     assert not named["abstained"] and "120" in named["answer"]
-
-
-@pytest.fixture
-def fake_llm(settings):
-    fake = FakeOpenAI()
-    settings.LLM_BASE_URL = fake.start()
-    settings.LLM_BACKEND = ""
-    settings.LLM_TIMEOUT = 2.0
-    settings.LLM_RETRIES = 0
-    llm.backends_reset()
-    yield fake
-    fake.stop()
-    llm.backends_reset()
 
 
 @pytest.mark.django_db

@@ -9,7 +9,7 @@ import pytest
 import chat.llm as llm
 from chat.generation import TRUNCATED_NOTICE, UNAVAILABLE_NOTICE
 from chat.services import answer_create, conversation_create
-from tests.chat.fake_openai import FakeOpenAI, Reply
+from tests.chat.fake_openai import Reply
 from tests.retrieval.helpers import collection_with_texts
 
 pytestmark = pytest.mark.django_db
@@ -19,16 +19,12 @@ QUESTION = "How much is a hotel night in Zurich reimbursed?"
 
 
 @pytest.fixture
-def fake_llm(settings):
-    fake = FakeOpenAI()
-    settings.LLM_BASE_URL = fake.start()
+def fake_llm(fake_llm, settings):
+    """The shared fake endpoint, chosen by name and with two retries (what retrying is tested on)."""
     settings.LLM_BACKEND = "openai"
-    settings.LLM_TIMEOUT = 2.0
     settings.LLM_RETRIES = 2
     llm.backends_reset()
-    yield fake
-    fake.stop()
-    llm.backends_reset()
+    return fake_llm
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ def test_health_is_ok_only_once_a_present_reranker_has_loaded(fresh_reranker, ti
     _models("fetch", "reranker", "--from", str(tiny_cross_encoder))
     check = Client().get("/api/v1/health").json()["checks"]["reranker"]
     assert check["ok"] is False and check["status"] == "not loaded yet"
-    models_warm_up()  # what each web process runs as it starts (config/wsgi.py)
+    models_warm_up()  # what each web process runs as it starts (config/gunicorn_hooks.py)
     check = Client().get("/api/v1/health").json()["checks"]["reranker"]
     assert check["ok"] is True and check["status"] == "loaded"
 
