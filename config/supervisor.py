@@ -142,7 +142,8 @@ class Database:
 def _start_database(env: dict[str, str]) -> bool:
     if env.get("DATABASE_URL"):
         return False
-    print("Starting the embedded PostgreSQL 16 + pgvector (data in %s) ..." % (var_dir_of(env) / "pgdata"), flush=True)
+    print("Starting the embedded PostgreSQL 18 + pg_textsearch + pgvector (data in %s) ..." % (var_dir_of(env) / "pgdata"),
+          flush=True)
     # Children connect to the server this process owns instead of each starting a handle.
     local_environment_prepare(env)
     return True
@@ -190,7 +191,11 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     _metrics_folder(env)
-    embedded = _start_database(env)
+    try:
+        embedded = _start_database(env)
+    except embedded_db.DataDirectoryError as exc:
+        print(f"\n{exc}", flush=True)
+        return 1
     _run(["manage.py", "migrate", "--noinput", "-v", "0"], env)
     _run(["manage.py", "createcachetable"], env)  # the local cache (rate limits) when CACHE_URL is unset
     _run(["manage.py", "collectstatic", "--noinput", "-v", "0"], env)

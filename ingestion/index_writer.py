@@ -1,8 +1,9 @@
 """Writing a document's chunks into its collection's index, in one transaction each.
 
-The chunks with their vectors, their BM25 postings (ChunkTerm), the collection's document
-frequencies (CollectionTerm) and statistics (CollectionStats) change together: a search sees a
-document entirely or not at all. Every writer takes the collection's row first, so that writers of
+The chunks with their vectors and BM25 tokens, the keyword index the database's engine keeps
+(ingestion.keyword_index: PostgreSQL's bm25 index on the tokens, or our postings, ChunkTerm, and
+the collection's document frequencies, CollectionTerm) and the collection's statistics
+(CollectionStats) change together: a search sees a document entirely or not at all. Every writer takes the collection's row first, so that writers of
 one collection queue up instead of waiting on each other's statistics and term rows in a cycle.
 """
 
@@ -18,6 +19,7 @@ from django.utils import timezone
 
 from ingestion.chunking import ChunkDraft
 from ingestion.embedding import get_embedder
+from ingestion.keyword_index import writes_postings
 from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, CollectionTerm, Document
 from ingestion.parsing import ParsedDocument, ParseError
 from ingestion.tokenize import default_tokenizer, term_frequencies
@@ -43,8 +45,9 @@ def chunks_remove(document: Document) -> None:
             total_length=F("total_length") - total,
             generation=F("generation") + 1,
         )
-        _document_frequencies_remove(document)
-        ChunkTerm.objects.filter(chunk__document=document).delete()
+        if writes_postings():
+            _document_frequencies_remove(document)
+            ChunkTerm.objects.filter(chunk__document=document).delete()
         old.delete()
 
 
@@ -96,7 +99,8 @@ def chunks_replace(
     rows: list[Chunk] = []
     frequencies: list[Counter[str]] = []
     for ordinal, (draft, vector) in enumerate(chunks):
-        tf = term_frequencies(tokenizer(draft.embedding_input))
+        tokens = tokenizer(draft.embedding_input)
+        tf = term_frequencies(tokens)
         frequencies.append(tf)
         rows.append(
             Chunk(
@@ -112,11 +116,13 @@ def chunks_replace(
                 token_count=draft.token_count,
                 is_table=draft.is_table,
                 embedding=vector,
-                bm25_length=sum(tf.values()),
+                bm25_length=len(tokens),
+                bm25_text=" ".join(tokens),
             )
         )
     Chunk.objects.bulk_create(rows, batch_size=500)
-    _postings_write(rows, frequencies, document.collection_id)
+    if writes_postings():
+        _postings_write(rows, frequencies, document.collection_id)
     stats, _ = CollectionStats.objects.select_for_update().get_or_create(collection_id=document.collection_id)
     stats.chunk_count += len(rows)
     stats.total_length += sum(r.bm25_length for r in rows)

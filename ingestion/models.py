@@ -103,6 +103,10 @@ class Chunk(models.Model):
     embedding = VectorField(dimensions=settings.EMBEDDING_DIMENSIONS)
     # Number of BM25 tokens of the chunk (its length in Okapi BM25).
     bm25_length = models.PositiveIntegerField(default=0)
+    # The chunk's BM25 tokens (ingestion.tokenize: stop-words dropped, stemmed), space-separated:
+    # what the pg_textsearch index reads, with the `simple` configuration, so that PostgreSQL's
+    # parser and stop list never decide what a term is (ingestion.keyword_index).
+    bm25_text = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["document_id", "ordinal"]
@@ -145,6 +149,21 @@ class CollectionTerm(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["collection", "term"], include=["df"], name="collectionterm_coll_term")
         ]
+
+
+class KeywordEngine(models.Model):
+    """Which BM25 engine this database keeps and searches (one row): `pg_textsearch` (a bm25 index
+    per collection on Chunk.bm25_text) or `sql` (the postings tables, ChunkTerm and CollectionTerm).
+    Changed only by `manage.py bm25_engine`, which rebuilds what the other engine needs."""
+
+    class Engine(models.TextChoices):
+        PG_TEXTSEARCH = "pg_textsearch", "pg_textsearch (bm25 index)"
+        SQL = "sql", "SQL over postings"
+
+    engine = models.CharField(max_length=16, choices=Engine.choices)
+    # Why this engine: e.g. that the extension was not available when the database was made.
+    reason = models.TextField(blank=True)
+    changed_at = models.DateTimeField(auto_now=True)
 
 
 class CollectionStats(models.Model):

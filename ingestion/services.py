@@ -33,6 +33,12 @@ from ingestion.embedding import Embedder, configured_label, get_embedder
 from ingestion.holders import holder_dead, this_holder
 from ingestion.hooks import document_forget
 from ingestion.index_writer import chunks_remove, chunks_replace, reindex_running_message
+from ingestion.keyword_index import (
+    keyword_index_build,
+    keyword_index_drop,
+    keyword_index_ensure,
+    textsearch_unavailable_reason,
+)
 from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, Document
 from ingestion.parsing import Element, ParsedDocument, ParseError, parse_file, storage_path
 from ingestion.vector_index import vector_index_drop, vector_index_ensure
@@ -84,10 +90,12 @@ def _columns(model: Any) -> set[str]:
 
 @transaction.atomic
 def collection_create(*, slug: str, name: str, kind: str = Collection.Kind.USER) -> Collection:
-    """Create a collection with its own vector index (see ingestion.vector_index)."""
+    """Create a collection with its own vector index and, with pg_textsearch, its own bm25 index
+    (see ingestion.vector_index, ingestion.keyword_index)."""
     collection = Collection.objects.create(slug=slug, name=name, kind=kind)
     CollectionStats.objects.create(collection=collection)
     vector_index_ensure(collection.id)
+    keyword_index_ensure(collection.id)
     return collection
 
 
@@ -132,6 +140,7 @@ def collection_delete(*, collection: Collection) -> None:
     collection.chunks.all().delete()
     collection.documents.all().delete()
     vector_index_drop(collection.id)
+    keyword_index_drop(collection.id)
     collection.delete()
 
 
@@ -146,6 +155,7 @@ def collection_remove(*, collection: Collection, actor: User | None) -> None:
         raise ValueError(f"'{collection.slug}' holds documents or conversations: archive it instead")
     audit_record(action=Action.COLLECTION_CHANGED, actor=actor, target=locked, change="deleted")
     vector_index_drop(locked.id)
+    keyword_index_drop(locked.id)
     locked.delete()
 
 
@@ -174,16 +184,22 @@ def collection_generation_advance(*, collection: Collection) -> None:
 
 
 def collection_bulk_load_start(*, collection: Collection) -> None:
-    """Drop an evaluation collection's HNSW index before loading many chunks into it: building it
-    once at the end (collection_bulk_load_finish) is much faster than updating it on every insert.
-    Until then its vector searches scan exactly."""
+    """Drop an evaluation collection's HNSW and bm25 indexes before loading many chunks into it:
+    building them once at the end (collection_bulk_load_finish) is much faster than updating them
+    on every insert. Until then its vector searches scan exactly, and its pg_textsearch searches
+    fail (the index they name is gone)."""
     _check_evaluation(collection, "bulk-loaded")
     vector_index_drop(collection.id)
+    keyword_index_drop(collection.id)
 
 
-def collection_bulk_load_finish(*, collection: Collection, maintenance_work_mem: str = "1GB") -> None:
-    """Build the collection's HNSW index with `maintenance_work_mem`, then do what autovacuum does
-    to tables at rest: planner statistics, and the visibility map without which the postings'
+def collection_bulk_load_finish(
+    *, collection: Collection, maintenance_work_mem: str = "1GB", keyword_index: bool = False
+) -> None:
+    """Build the collection's HNSW index (and bm25 index: with pg_textsearch, or with
+    `keyword_index` wherever the extension loads, so that a benchmark on an `sql` database can
+    compare both engines on the same chunks) with `maintenance_work_mem`, then do what autovacuum
+    does to tables at rest: planner statistics, and the visibility map without which the postings'
     covering index cannot be read by index-only scans. VACUUM cannot run in a transaction."""
     if connection.in_atomic_block:
         raise RuntimeError("collection_bulk_load_finish runs VACUUM: call it outside a transaction")
@@ -191,6 +207,11 @@ def collection_bulk_load_finish(*, collection: Collection, maintenance_work_mem:
         cursor.execute("SET maintenance_work_mem = %s", [maintenance_work_mem])
         try:
             vector_index_ensure(collection.id)
+            if keyword_index and not textsearch_unavailable_reason(cursor):
+                cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_textsearch")
+                keyword_index_build(collection.id)
+            else:
+                keyword_index_ensure(collection.id)
         finally:
             cursor.execute("RESET maintenance_work_mem")
         for model in (Chunk, ChunkTerm):

@@ -8,6 +8,14 @@ from typing import NamedTuple
 import numpy as np
 
 
+@dataclass(frozen=True)
+class Bm25Hit:
+    """A chunk and its BM25 score, from either engine (retrieval.bm25)."""
+
+    chunk_id: int
+    score: float
+
+
 @dataclass
 class StageScores:
     bm25: float | None = None

@@ -5,10 +5,18 @@ from rank_bm25 import BM25Okapi
 
 from ingestion.models import Chunk
 from ingestion.tokenize import default_tokenizer
-from retrieval.bm25 import BM25Retriever
+from retrieval.bm25 import BM25Retriever as _Retriever
 from tests.retrieval.helpers import collection_with_texts
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def sql_engine(db):  # type: ignore[no-untyped-def]
+    """These tests are about the `sql` engine (postings, rank-bm25's exact scores)."""
+    from ingestion.keyword_index import engine_switch
+
+    engine_switch("sql")
 
 TEXTS = {
     "a.txt": "The cat sat on the mat. Cats purr when happy.",
@@ -121,6 +129,10 @@ PRUNING_QUERIES = [
     "ribosome mitosis cell protein patient", "antigen study cell", "lipid kinase cell protein",
     "cell protein", "cell", "patient study", "cell protein patient study", "kinase", "mitosis lipid",
 ]
+
+
+def BM25Retriever(**options):  # type: ignore[no-untyped-def]  # noqa: N802
+    return _Retriever(engine="sql", **options)
 
 
 def _generated_collection(slug: str):  # type: ignore[no-untyped-def]

@@ -1,0 +1,185 @@
+"""The keyword (BM25) index a database keeps: which engine, and pg_textsearch's indexes.
+
+Two engines, one analysis (ingestion.tokenize: lower-case words, English stop-words dropped,
+Snowball stems):
+- `pg_textsearch` (the default wherever the extension is loaded): Timescale's bm25 index access
+  method. Each collection has a partial index of its own on Chunk.bm25_text (`WHERE collection_id
+  = N`), so a collection's scores use its own statistics (chunk count, average length, document
+  frequencies) and a small collection gets its full top-k however large the others are. The column
+  holds the chunk's tokens separated by spaces and is indexed with the `simple` configuration,
+  which keeps each token as it is: the project's tokenizer, not PostgreSQL's parser and stop list,
+  decides what a term is. PostgreSQL keeps the index in the transaction that writes the chunks.
+- `sql`: our own BM25 over postings tables (ChunkTerm, CollectionTerm), for a PostgreSQL without
+  the extension.
+
+The engine is recorded in the database (KeywordEngine, one row) because it decides what the
+indexing transaction writes; `manage.py bm25_engine` switches it, building what the other engine
+needs. Both keep CollectionStats, whose generation keys caches.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
+
+from ingestion.models import Chunk, ChunkTerm, Collection, CollectionTerm, KeywordEngine
+
+TEXT_CONFIG = "simple"
+EXTENSION = "pg_textsearch"
+PG_TEXTSEARCH = KeywordEngine.Engine.PG_TEXTSEARCH.value
+SQL = KeywordEngine.Engine.SQL.value
+
+
+def textsearch_unavailable_reason(cursor: CursorWrapper) -> str:
+    """Why this server cannot keep pg_textsearch indexes ("" when it can)."""
+    cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = %s", [EXTENSION])
+    if cursor.fetchone() is None:
+        return (f"the {EXTENSION} extension is not installed on this PostgreSQL server "
+                "(README: \"Adding the extensions to an existing server\")")
+    cursor.execute("SELECT current_setting('shared_preload_libraries')")
+    preloaded = [name.strip() for name in str(cursor.fetchone()[0]).split(",")]
+    if EXTENSION not in preloaded:
+        return f"{EXTENSION} is installed but not in shared_preload_libraries: add it there and restart PostgreSQL"
+    return ""
+
+
+def engine_current() -> str:
+    """The database's engine. Without its row (a database emptied by `flush`, as the test runner
+    does between tests: no chunks either) the engine a new database takes: pg_textsearch when its
+    extension is created and loadable here, else sql."""
+    engine = KeywordEngine.objects.values_list("engine", flat=True).first()
+    if engine:
+        return engine
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = %s", [EXTENSION])
+        created = cursor.fetchone() is not None
+        return PG_TEXTSEARCH if created and not textsearch_unavailable_reason(cursor) else SQL
+
+
+def engine_status() -> dict[str, str]:
+    """The engine and, for `sql`, why; for `pg_textsearch`, whether the server can still load it."""
+    row = KeywordEngine.objects.first()
+    engine = engine_current()
+    with connection.cursor() as cursor:
+        unavailable = textsearch_unavailable_reason(cursor)
+    if engine == PG_TEXTSEARCH:
+        return {"engine": engine, "status": "unavailable" if unavailable else "ok", "reason": unavailable}
+    return {"engine": engine, "status": "fallback",
+            "reason": (row.reason if row and row.reason else unavailable) or "chosen with manage.py bm25_engine sql"}
+
+
+def keyword_index_name(collection_id: int) -> str:
+    return f"chunk_bm25_c{int(collection_id)}"
+
+
+def keyword_index_create_sql(collection_id: int) -> str:
+    cid = int(collection_id)
+    return (
+        f"CREATE INDEX IF NOT EXISTS {keyword_index_name(cid)} ON {Chunk._meta.db_table} USING bm25 (bm25_text) "
+        f"WITH (text_config='{TEXT_CONFIG}', k1={float(settings.BM25_K1)}, b={float(settings.BM25_B)}) "
+        f"WHERE collection_id = {cid}"
+    )
+
+
+def keyword_index_ensure(collection_id: int) -> None:
+    """The collection's bm25 index, when the database's engine is pg_textsearch."""
+    if engine_current() == PG_TEXTSEARCH:
+        keyword_index_build(collection_id)
+
+
+def keyword_index_build(collection_id: int) -> None:
+    """The collection's bm25 index, whatever the engine (the extension must be created)."""
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block:
+            # As for the vector index: deferred foreign-key checks of earlier writes run first.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(keyword_index_create_sql(collection_id))
+
+
+def keyword_index_drop(collection_id: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP INDEX IF EXISTS {keyword_index_name(collection_id)}")
+
+
+def keyword_index_exists(collection_id: int) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [keyword_index_name(collection_id)])
+        return cursor.fetchone() is not None
+
+
+def writes_postings() -> bool:
+    """Whether the indexing transaction writes postings (ChunkTerm, CollectionTerm)."""
+    return engine_current() == SQL
+
+
+@transaction.atomic
+def engine_switch(engine: str) -> str:
+    """Make `engine` the database's keyword engine, in one transaction: build what it needs from
+    what the other kept (each chunk's tokens are in Chunk.bm25_text, and in its postings), and drop
+    what it does not need. Returns a summary; ValueError when pg_textsearch cannot be loaded."""
+    if engine not in (PG_TEXTSEARCH, SQL):
+        raise ValueError(f"unknown BM25 engine {engine!r}: choose {PG_TEXTSEARCH} or {SQL}")
+    KeywordEngine.objects.select_for_update().first()
+    # Writers of a collection take its row first (ingestion.index_writer): taking them all waits for
+    # indexing in progress and holds new indexing back until the switch commits.
+    collections = list(Collection.objects.select_for_update().order_by("id").values_list("id", flat=True))
+    with connection.cursor() as cursor:
+        if engine == PG_TEXTSEARCH:
+            unavailable = textsearch_unavailable_reason(cursor)
+            if unavailable:
+                raise ValueError(f"cannot use {PG_TEXTSEARCH}: {unavailable}")
+            cursor.execute(f"CREATE EXTENSION IF NOT EXISTS {EXTENSION}")
+            filled = _texts_from_postings(cursor)
+            for collection_id in collections:
+                keyword_index_build(collection_id)
+            ChunkTerm.objects.all().delete()
+            CollectionTerm.objects.all().delete()
+            summary = f"{len(collections)} bm25 indexes built ({filled} chunks' tokens taken from their postings); postings removed"
+        else:
+            ChunkTerm.objects.all().delete()
+            CollectionTerm.objects.all().delete()
+            postings = _postings_from_texts(cursor)
+            for collection_id in collections:
+                keyword_index_drop(collection_id)
+            summary = f"{postings} postings written for {len(collections)} collections; bm25 indexes dropped"
+    KeywordEngine.objects.all().delete()
+    KeywordEngine.objects.create(engine=engine, reason="" if engine == PG_TEXTSEARCH else "chosen with manage.py bm25_engine sql")
+    return summary
+
+
+def _texts_from_postings(cursor: CursorWrapper) -> int:
+    """Chunk.bm25_text for chunks indexed before the column existed, from their postings (BM25
+    needs each term's count, not the order)."""
+    cursor.execute(
+        f"""
+        UPDATE {Chunk._meta.db_table} AS c SET bm25_text = p.tokens
+        FROM (
+          SELECT chunk_id, string_agg(rtrim(repeat(term || ' ', tf)), ' ' ORDER BY term) AS tokens
+          FROM {ChunkTerm._meta.db_table} GROUP BY chunk_id
+        ) AS p
+        WHERE c.id = p.chunk_id AND c.bm25_text = ''
+        """
+    )
+    return int(cursor.rowcount)
+
+
+def _postings_from_texts(cursor: CursorWrapper) -> int:
+    """Postings and document frequencies of every chunk, from its tokens."""
+    cursor.execute(
+        f"""
+        INSERT INTO {ChunkTerm._meta.db_table} (chunk_id, collection_id, term, tf, doc_length)
+        SELECT c.id, c.collection_id, t.term, count(*), c.bm25_length
+        FROM {Chunk._meta.db_table} c, unnest(string_to_array(c.bm25_text, ' ')) AS t(term)
+        WHERE c.bm25_text <> ''
+        GROUP BY c.id, c.collection_id, t.term, c.bm25_length
+        """
+    )
+    written = int(cursor.rowcount)
+    cursor.execute(
+        f"""
+        INSERT INTO {CollectionTerm._meta.db_table} (collection_id, term, df)
+        SELECT collection_id, term, count(*) FROM {ChunkTerm._meta.db_table} GROUP BY collection_id, term
+        """
+    )
+    return written
