@@ -37,6 +37,7 @@ from ingestion.services import (
     collection_bulk_load_start,
     document_store_prepared,
 )
+from ingestion.keyword_index import keyword_index_exists
 from ingestion.vector_index import vector_index_exists
 
 BUILD_VERSION = "synthetic-v1"
@@ -195,8 +196,10 @@ def synthetic_collection_build(
     log: Log,
     sentences: int | None = None,
     index_memory: str = "1GB",
+    keyword_index: bool = False,
 ) -> Collection:
-    """A collection of `count` synthetic chunks (built, resumed, or reused as it is).
+    """A collection of `count` synthetic chunks (built, resumed, or reused as it is), with its
+    pg_textsearch bm25 index beside the database engine's keyword index when `keyword_index`.
 
     Call it inside bench.database.separate_database: it writes tens of millions of rows."""
     embedder = get_embedder()
@@ -213,6 +216,11 @@ def synthetic_collection_build(
         collection_build_signature_set(collection=collection, signature=signature)
     stats = CollectionStats.objects.get(collection=collection)
     if stats.chunk_count == count and vector_index_exists(collection.id):
+        if keyword_index and not keyword_index_exists(collection.id):
+            log(f"{slug}: building its bm25 index")
+            started = time.monotonic()
+            collection_bulk_load_finish(collection=collection, maintenance_work_mem=index_memory, keyword_index=True)
+            log(f"{slug}: bm25 index built in {time.monotonic() - started:.0f} s")
         log(f"{slug}: reusing {count} chunks ({signature})")
         return collection
     collection_bulk_load_start(collection=collection)  # the HNSW index is built once, at the end
@@ -234,8 +242,8 @@ def synthetic_collection_build(
         if (number + 1) % max(1, documents // 20) == 0:
             rate = (number + 1 - done) / max(time.monotonic() - started, 1e-9)
             log(f"  {slug}: {number + 1}/{documents} documents ({rate:.1f}/s)")
-    log(f"{slug}: building the HNSW index")
-    collection_bulk_load_finish(collection=collection, maintenance_work_mem=index_memory)
+    log(f"{slug}: building the HNSW index" + (" and the bm25 index" if keyword_index else ""))
+    collection_bulk_load_finish(collection=collection, maintenance_work_mem=index_memory, keyword_index=keyword_index)
     log(f"{slug}: built {count} chunks in {time.monotonic() - started:.0f} s ({signature})")
     return collection
 

@@ -12,6 +12,7 @@ from django.core.management import call_command
 
 from bench.database import database_drop, separate_database
 from bench.latency import format_table
+from ingestion.keyword_index import keyword_index_exists
 from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats
 from ingestion.services import collection_create
 
@@ -62,9 +63,12 @@ def test_it_builds_the_corpus_in_its_own_database_and_prints_the_table(bench_dat
         "--database", bench_database, "--work-dir", str(tmp_path / "work"), "--json", str(report), stdout=out,
     )
     text = out.getvalue()
-    for mode in ("bm25", "vector", "hybrid", "bm25 after a write", "rerank@20", "rerank@20 onnx", "rerank@20 onnx-int8"):
+    for mode in ("bm25 [pg_textsearch]", "bm25 [sql]", "vector", "hybrid [pg_textsearch]", "hybrid [sql]",
+                 "bm25 after a write [pg_textsearch]", "bm25 after a write [sql]",
+                 "rerank@20", "rerank@20 onnx", "rerank@20 onnx-int8"):
         assert f"| 200 | {mode} | 4 |" in text, text
-    assert json.loads(report.read_text())["sizes"]["200"]["modes"]["hybrid"]["n"] == 4
+    assert "| 200 | pg_textsearch |" in text and "| 200 | sql |" in text  # bm25 p95 over vector p95
+    assert json.loads(report.read_text())["sizes"]["200"]["modes"]["hybrid [sql]"]["n"] == 4
 
     # The user's database is untouched: same collections, no synthetic chunk or posting.
     assert sorted(Collection.objects.values_list("slug", flat=True)) == before
@@ -76,7 +80,9 @@ def test_it_builds_the_corpus_in_its_own_database_and_prints_the_table(bench_dat
         assert synthetic.kind == Collection.Kind.EVALUATION
         assert CollectionStats.objects.get(collection=synthetic).chunk_count == 200
         assert Chunk.objects.filter(collection=synthetic).count() == 200
+        # Both engines' indexes for the same chunks; the writes timed "after a write" are gone.
         assert ChunkTerm.objects.filter(collection=synthetic).exists()
+        assert keyword_index_exists(synthetic.id)
         assert not Collection.objects.filter(slug="users-own").exists()
 
     again = io.StringIO()
@@ -85,7 +91,7 @@ def test_it_builds_the_corpus_in_its_own_database_and_prints_the_table(bench_dat
         "--database", bench_database, "--work-dir", str(tmp_path / "work"), stdout=again,
     )
     assert "latency-200: reusing 200 chunks" in again.getvalue()
-    assert "| 200 | hybrid | 2 |" in again.getvalue()
+    assert "| 200 | hybrid [pg_textsearch] | 2 |" in again.getvalue()
 
 
 def test_the_table_gives_each_sizes_growth_over_the_next_smaller_one():
@@ -93,12 +99,14 @@ def test_the_table_gives_each_sizes_growth_over_the_next_smaller_one():
         return {"n": 5, "p50_ms": p50, "p95_ms": p95}
 
     table = format_table({
-        10_000: {"bm25": row(10, 20)},
-        100_000: {"bm25": row(30, 80), "rerank@20": row(400, 450)},
-        1_000_000: {"bm25": row(90, 400)},
+        10_000: {"bm25 [sql]": row(10, 20)},
+        100_000: {"bm25 [sql]": row(30, 80), "vector": row(10, 40), "rerank@20": row(400, 450)},
+        1_000_000: {"bm25 [sql]": row(90, 400)},
     })
     assert "| 100,000 | rerank@20 | 5 | 400.0 | 450.0 | <= 500 ms: met |" in table
+    assert "| 100,000 | bm25 [sql] | 5 | 30.0 | 80.0 | <= 30 ms: MISSED |" in table
+    assert "| 100,000 | sql | 2.00 |  |" in table
     assert "| mode | p50 100,000/10,000 | p95 100,000/10,000 |" in table
     assert "| mode | p50 1,000,000/100,000 | p95 1,000,000/100,000 |" in table
     growth = table.split("p95 1,000,000/100,000 |")[1]
-    assert "| bm25 | 3.00 | 5.00 |" in growth
+    assert "| bm25 [sql] | 3.00 | 5.00 |" in growth

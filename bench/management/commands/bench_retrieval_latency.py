@@ -5,7 +5,9 @@
 
 Builds (or resumes, or reuses) one collection per size in the database `--database`
 (default footnote_bench, on the same PostgreSQL server, never the app's database), then times
-bm25, vector and hybrid search and the reranking of 20 candidates with real questions.
+bm25 (with each BM25 engine, `--engines`: pg_textsearch's bm25 index and the sql engine's
+postings, both kept for the same chunks), vector and hybrid search and the reranking of 20
+candidates with real questions.
 
 $DATA: where you downloaded the datasets (docs/benchmarks.md, "Running them", says from where).
 """
@@ -26,6 +28,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from bench.database import check_database_name, database_drop, separate_database
 from bench.latency import benchmark_rerankers, format_table, latency_measure, questions_load, summarise
 from bench.synthetic_corpus import VECTOR_METHOD, corpus_file, synthetic_collection_build
+from ingestion.keyword_index import PG_TEXTSEARCH, SQL, engine_current, engine_switch, textsearch_unavailable_reason
 
 WARMUP_QUERIES = 10
 # Each sentence of the pool is embedded once with the real model; about 12k sentences take a few
@@ -52,6 +55,8 @@ class Command(BaseCommand):
         parser.add_argument("--build-only", action="store_true", help="build the collections, time nothing")
         parser.add_argument("--index-memory", default="1GB",
                             help="maintenance_work_mem for the HNSW build (the graph of 1M chunks needs about 4GB)")
+        parser.add_argument("--engines", nargs="+", choices=[PG_TEXTSEARCH, SQL], default=[PG_TEXTSEARCH, SQL],
+                            help="BM25 engines to time side by side (default both; pg_textsearch where it loads)")
         parser.add_argument("--json", type=Path, help="also write the results as JSON here")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -77,11 +82,13 @@ class Command(BaseCommand):
         results: dict[int, dict[str, dict[str, float]]] = {}
         report: dict[str, Any] = {}
         with separate_database(database):
+            engines = self._engines(options["engines"])
             sizes = sorted(options["chunks"])
             for size in sizes:
                 collection = synthetic_collection_build(
                     slug=f"latency-{size}", sources=sources, count=size, seed=options["seed"], cache_dir=work_dir, log=log,
                     sentences=options["sentences"] or None, index_memory=options["index_memory"],
+                    keyword_index=PG_TEXTSEARCH in engines,
                 )
                 if options["build_only"]:
                     continue
@@ -89,7 +96,7 @@ class Command(BaseCommand):
                     # Reranking 20 passages does not depend on the collection's size: timed at the largest.
                     collection_id=collection.id, queries=timed, warmup=warmup,
                     rerankers=rerankers if size == sizes[-1] else {},
-                    rerank_queries=options["rerank_queries"],
+                    rerank_queries=options["rerank_queries"], engines=engines,
                 )
                 results[size] = latencies.summary()
                 report[str(size)] = {
@@ -97,6 +104,7 @@ class Command(BaseCommand):
                     "hybrid_stages": {k: summarise(v) for k, v in latencies.hybrid_stages.items()},
                     "load_average_1min": {"before": round(latencies.load_before, 2), "after": round(latencies.load_after, 2)},
                     "build_signature": collection.build_signature,
+                    "engines": engines,
                 }
                 self.stdout.write(
                     f"{size:,} chunks: load average {latencies.load_before:.2f} before, {latencies.load_after:.2f} after"
@@ -108,6 +116,25 @@ class Command(BaseCommand):
         if options["json"]:
             options["json"].write_text(json.dumps(self._document(options, sources, report), indent=2))
             self.stdout.write(f"wrote {options['json']}")
+
+    def _engines(self, wanted: list[str]) -> list[str]:
+        """The engines to time, the benchmark database set up for them: with sql, its engine is sql
+        (indexing writes postings; switching builds them from the chunks' tokens) and the bm25
+        indexes are built beside them where pg_textsearch loads."""
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            unavailable = textsearch_unavailable_reason(cursor)
+        engines = [e for e in wanted if not (e == PG_TEXTSEARCH and unavailable)]
+        if unavailable and PG_TEXTSEARCH in wanted:
+            self.stdout.write(f"pg_textsearch skipped: {unavailable}")
+        if not engines:
+            raise CommandError("no BM25 engine to time")
+        if SQL in engines and engine_current() != SQL:
+            self.stdout.write(f"benchmark database: {engine_switch(SQL)}")
+        elif SQL not in engines and engine_current() != PG_TEXTSEARCH:
+            self.stdout.write(f"benchmark database: {engine_switch(PG_TEXTSEARCH)}")
+        return engines
 
     def _document(self, options: dict[str, Any], sources: list[Path], report: dict[str, Any]) -> dict[str, Any]:
         return {
