@@ -30,6 +30,7 @@ from django.conf import settings
 from bench.collections import fresh_collection
 from ingestion.chunking import _SENTENCE_END, ChunkDraft
 from ingestion.embedding import get_embedder
+from ingestion.keyword_index import keyword_index_exists
 from ingestion.models import Collection, CollectionStats, Document
 from ingestion.services import (
     collection_build_signature_set,
@@ -37,7 +38,6 @@ from ingestion.services import (
     collection_bulk_load_start,
     document_store_prepared,
 )
-from ingestion.keyword_index import keyword_index_exists
 from ingestion.vector_index import vector_index_exists
 
 BUILD_VERSION = "synthetic-v1"

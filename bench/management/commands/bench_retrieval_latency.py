@@ -28,7 +28,13 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from bench.database import check_database_name, database_drop, separate_database
 from bench.latency import benchmark_rerankers, format_table, latency_measure, questions_load, summarise
 from bench.synthetic_corpus import VECTOR_METHOD, corpus_file, synthetic_collection_build
-from ingestion.keyword_index import PG_TEXTSEARCH, SQL, engine_current, engine_switch, textsearch_unavailable_reason
+from ingestion.keyword_index import (
+    PG_TEXTSEARCH,
+    SQL,
+    engine_current,
+    engine_switch,
+    textsearch_unavailable_reason,
+)
 
 WARMUP_QUERIES = 10
 # Each sentence of the pool is embedded once with the real model; about 12k sentences take a few
