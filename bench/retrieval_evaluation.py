@@ -13,6 +13,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,20 @@ from django.conf import settings
 
 from bench.collections import fresh_collection
 from ingestion.embedding import get_embedder
+from ingestion.keyword_index import (
+    PG_TEXTSEARCH,
+    SQL,
+    engine_current,
+    keyword_index_build,
+    keyword_index_drop,
+    keyword_index_exists,
+    postings_build,
+    postings_drop,
+)
 from ingestion.models import Collection
 from ingestion.parsing import Element
 from ingestion.services import collection_build_signature_set, documents_index_elements
+from retrieval.bm25 import engine_override
 from retrieval.metrics import mrr_at, ndcg_at, recall_at
 from retrieval.search import search
 
@@ -125,8 +137,45 @@ MODES = {
 }
 
 
-def evaluate(dataset: BeirDataset, collection_id: int, modes: list[str], *, depth: int = 100) -> dict[str, Any]:
-    report: dict[str, Any] = {}
+@contextmanager
+def engine_structures(collection_id: int, engines: list[str], *, log: Callable[[str], None] = print) -> Iterator[None]:
+    """For the block, what each of `engines` needs for one (evaluation) collection beside what the
+    database's own engine keeps: the sql engine's postings, or the collection's bm25 index. Removed
+    afterwards, so the database stays as its engine keeps it."""
+    database_engine = engine_current()
+    built: list[str] = []
+    if SQL in engines and database_engine != SQL:
+        log(f"sql engine: {postings_build(collection_id)} postings written for the evaluation collection")
+        built.append(SQL)
+    if PG_TEXTSEARCH in engines and database_engine != PG_TEXTSEARCH and not keyword_index_exists(collection_id):
+        keyword_index_build(collection_id)
+        log("pg_textsearch engine: the evaluation collection's bm25 index built")
+        built.append(PG_TEXTSEARCH)
+    try:
+        yield
+    finally:
+        if SQL in built:
+            postings_drop(collection_id)
+        if PG_TEXTSEARCH in built:
+            keyword_index_drop(collection_id)
+
+
+def evaluate(
+    dataset: BeirDataset, collection_id: int, modes: list[str], *, depth: int = 100, engines: list[str] | None = None
+) -> dict[str, Any]:
+    """Each mode's quality and latency; with `engines`, the modes that use BM25 once per engine
+    ("bm25 [sql]", "hybrid [pg_textsearch]", ...)."""
+    if engines:
+        report: dict[str, Any] = {}
+        for name in modes:
+            if MODES[name]["mode"] == "vector":
+                report.update(evaluate(dataset, collection_id, [name], depth=depth))
+                continue
+            for engine in engines:
+                with engine_override(engine):
+                    report[f"{name} [{engine}]"] = evaluate(dataset, collection_id, [name], depth=depth)[name]
+        return report
+    report = {}
     for name in modes:
         options = MODES[name]
         per_query: list[tuple[float, float, float, float]] = []

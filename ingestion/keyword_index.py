@@ -139,7 +139,7 @@ def engine_switch(engine: str) -> str:
         else:
             ChunkTerm.objects.all().delete()
             CollectionTerm.objects.all().delete()
-            postings = _postings_from_texts(cursor)
+            postings = postings_build()
             for collection_id in collections:
                 keyword_index_drop(collection_id)
             summary = f"{postings} postings written for {len(collections)} collections; bm25 indexes dropped"
@@ -164,22 +164,32 @@ def _texts_from_postings(cursor: CursorWrapper) -> int:
     return int(cursor.rowcount)
 
 
-def _postings_from_texts(cursor: CursorWrapper) -> int:
-    """Postings and document frequencies of every chunk, from its tokens."""
-    cursor.execute(
-        f"""
-        INSERT INTO {ChunkTerm._meta.db_table} (chunk_id, collection_id, term, tf, doc_length)
-        SELECT c.id, c.collection_id, t.term, count(*), c.bm25_length
-        FROM {Chunk._meta.db_table} c, unnest(string_to_array(c.bm25_text, ' ')) AS t(term)
-        WHERE c.bm25_text <> ''
-        GROUP BY c.id, c.collection_id, t.term, c.bm25_length
-        """
-    )
-    written = int(cursor.rowcount)
-    cursor.execute(
-        f"""
-        INSERT INTO {CollectionTerm._meta.db_table} (collection_id, term, df)
-        SELECT collection_id, term, count(*) FROM {ChunkTerm._meta.db_table} GROUP BY collection_id, term
-        """
-    )
+def postings_build(collection_id: int | None = None) -> int:
+    """Postings and document frequencies of every chunk (of one collection, or all), from its
+    tokens; there must be none yet. Returns how many postings were written."""
+    where = "" if collection_id is None else f" AND c.collection_id = {int(collection_id)}"
+    grouped = "" if collection_id is None else f" WHERE collection_id = {int(collection_id)}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {ChunkTerm._meta.db_table} (chunk_id, collection_id, term, tf, doc_length)
+            SELECT c.id, c.collection_id, t.term, count(*), c.bm25_length
+            FROM {Chunk._meta.db_table} c, unnest(string_to_array(c.bm25_text, ' ')) AS t(term)
+            WHERE c.bm25_text <> ''{where}
+            GROUP BY c.id, c.collection_id, t.term, c.bm25_length
+            """
+        )
+        written = int(cursor.rowcount)
+        cursor.execute(
+            f"""
+            INSERT INTO {CollectionTerm._meta.db_table} (collection_id, term, df)
+            SELECT collection_id, term, count(*) FROM {ChunkTerm._meta.db_table}{grouped} GROUP BY collection_id, term
+            """
+        )
     return written
+
+
+def postings_drop(collection_id: int) -> None:
+    """One collection's postings and document frequencies (a benchmark's, built to compare)."""
+    ChunkTerm.objects.filter(collection_id=collection_id).delete()
+    CollectionTerm.objects.filter(collection_id=collection_id).delete()

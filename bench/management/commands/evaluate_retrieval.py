@@ -13,8 +13,16 @@ from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 
-from bench.retrieval_evaluation import MODES, evaluate, evaluation_collection, format_table, load_beir
+from bench.retrieval_evaluation import (
+    MODES,
+    engine_structures,
+    evaluate,
+    evaluation_collection,
+    format_table,
+    load_beir,
+)
 from config.commands import AppCommand
+from ingestion.keyword_index import PG_TEXTSEARCH, SQL
 
 
 class Command(AppCommand):
@@ -25,6 +33,8 @@ class Command(AppCommand):
         parser.add_argument("--json", type=Path, help="also write the results as JSON here")
         parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES))
         parser.add_argument("--split", default="test", help="qrels file name (default: test)")
+        parser.add_argument("--bm25-engines", nargs="+", choices=[PG_TEXTSEARCH, SQL],
+                            help="evaluate the BM25 modes with each engine side by side (default: the database's engine)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         path: Path = options["dataset"]
@@ -33,7 +43,12 @@ class Command(AppCommand):
         dataset = load_beir(path, split=options["split"])
         self.stdout.write(f"{path}: {len(dataset.queries)} queries with judgments")
         collection = evaluation_collection(dataset, log=self.stdout.write)
-        report = evaluate(dataset, collection.id, options["modes"])
+        engines = options["bm25_engines"]
+        if engines:
+            with engine_structures(collection.id, engines, log=self.stdout.write):
+                report = evaluate(dataset, collection.id, options["modes"], engines=engines)
+        else:
+            report = evaluate(dataset, collection.id, options["modes"])
         self.stdout.write(format_table(report))
         if options["json"]:
             options["json"].write_text(json.dumps({"dataset": str(path), "modes": report}, indent=2))
