@@ -4,8 +4,9 @@ The sentences of real corpora (BEIR-style `corpus.jsonl[.gz]` files: SciFact, CO
 shuffled into new chunks, each filled like the chunker fills prose (whole sentences up to the
 embedding model's window), so the vocabulary, term frequencies and chunk lengths behave like
 real text at any size. The build is deterministic for a seed and resumable: documents are
-written one transaction at a time through ingestion's own chunk + postings writer, and a re-run
-continues where the last one stopped.
+written through ingestion's own writers (the per-document one of uploads, or on a pg_textsearch
+database its bulk writer, the postings of the sql engine built at the end from the chunks' tokens),
+and a re-run continues where the last one stopped.
 
 Embedding shortcut (said so in every report): each distinct sentence is embedded once with the
 real model, and a chunk's vector is the normalised mean of its sentences' vectors. Embedding
@@ -31,8 +32,9 @@ from django.db import connection, transaction
 from bench.collections import fresh_collection
 from ingestion.chunking import _SENTENCE_END, ChunkDraft
 from ingestion.embedding import get_embedder
-from ingestion.keyword_index import keyword_index_exists
-from ingestion.models import Collection, CollectionStats, Document
+from ingestion.index_writer import documents_store_prepared_bulk
+from ingestion.keyword_index import keyword_index_exists, postings_build, postings_drop, writes_postings
+from ingestion.models import ChunkTerm, Collection, CollectionStats, Document
 from ingestion.services import (
     collection_build_signature_set,
     collection_bulk_load_finish,
@@ -45,8 +47,10 @@ BUILD_VERSION = "synthetic-v1"
 CHUNKS_PER_DOCUMENT = 20
 MIN_SENTENCE_WORDS = 3
 EMBED_BLOCK = 4096
-# Documents written per transaction (each through the same writer as an upload, as a savepoint).
+# Documents written per transaction: through the same writer as an upload (one savepoint each)
+# when the database keeps postings, else streamed in bulk (ingestion's bulk writer).
 COMMIT_EVERY = 50
+BULK_DOCUMENTS = 500
 SHORTEST_LAST_CHUNK = 32  # model tokens: a document's last chunk is shorter, as in real documents
 VECTOR_METHOD = "mean of the chunk's sentence vectors (each distinct sentence embedded once with the real model)"
 
@@ -200,9 +204,12 @@ def synthetic_collection_build(
     sentences: int | None = None,
     index_memory: str = "1GB",
     keyword_index: bool = False,
+    postings: bool = False,
 ) -> Collection:
     """A collection of `count` synthetic chunks (built, resumed, or reused as it is), with its
-    pg_textsearch bm25 index beside the database engine's keyword index when `keyword_index`.
+    pg_textsearch bm25 index when `keyword_index` and the sql engine's postings when `postings`,
+    whatever the database's engine (each built once at the end, from the chunks' tokens: the
+    per-document upserts of document frequencies made a 1M build take hours).
 
     Call it inside bench.database.separate_database: it writes tens of millions of rows."""
     embedder = get_embedder()
@@ -224,9 +231,12 @@ def synthetic_collection_build(
             started = time.monotonic()
             collection_bulk_load_finish(collection=collection, maintenance_work_mem=index_memory, keyword_index=True)
             log(f"{slug}: bm25 index built in {time.monotonic() - started:.0f} s")
+        _postings_ensure(collection, postings, log)
         log(f"{slug}: reusing {count} chunks ({signature})")
         return collection
-    collection_bulk_load_start(collection=collection)  # the HNSW index is built once, at the end
+    collection_bulk_load_start(collection=collection)  # the HNSW and bm25 indexes are built once, at the end
+    if postings and not writes_postings():
+        postings_drop(collection.id)  # those of a resumed build's first part: all are built at the end
     pool = sentence_pool_load(sources, embedder=embedder, max_tokens=max_tokens, sample=sentences, seed=seed)
     log(f"{slug}: {len(pool.texts)} distinct sentences from {', '.join(str(s) for s in sources)}")
     vectors = sentence_vectors(pool, embedder=embedder, cache_dir=cache_dir, log=log)
@@ -240,22 +250,42 @@ def synthetic_collection_build(
         # A benchmark corpus is rebuilt, not recovered: no waiting for each commit to reach disk.
         cursor.execute("SET synchronous_commit TO off")
     report_every = max(1, documents // 20)
-    for first in range(done, documents, COMMIT_EVERY):
-        with transaction.atomic():
-            for number in range(first, min(first + COMMIT_EVERY, documents)):
-                ids = plan[number * CHUNKS_PER_DOCUMENT : (number + 1) * CHUNKS_PER_DOCUMENT]
-                parsed_text, chunks = _document_chunks(pool, vectors, ids)
-                document_store_prepared(
-                    collection=collection, name=f"synthetic-{number:06d}.txt", parsed_text=parsed_text, chunks=chunks
-                )
-        written = min(first + COMMIT_EVERY, documents)
+    bulk = not writes_postings()  # the database keeps no postings: chunks are streamed in bulk
+    step = BULK_DOCUMENTS if bulk else COMMIT_EVERY
+    for first in range(done, documents, step):
+        numbers = range(first, min(first + step, documents))
+        prepared = []
+        for number in numbers:
+            ids = plan[number * CHUNKS_PER_DOCUMENT : (number + 1) * CHUNKS_PER_DOCUMENT]
+            parsed_text, chunks = _document_chunks(pool, vectors, ids)
+            prepared.append((f"synthetic-{number:06d}.txt", parsed_text, chunks))
+        if bulk:
+            documents_store_prepared_bulk(collection=collection, documents=prepared)
+        else:
+            with transaction.atomic():
+                for name, parsed_text, chunks in prepared:
+                    document_store_prepared(collection=collection, name=name, parsed_text=parsed_text, chunks=chunks)
+        written = numbers.stop
         if written // report_every > first // report_every or written == documents:
             rate = (written - done) / max(time.monotonic() - started, 1e-9)
             log(f"  {slug}: {written}/{documents} documents ({rate:.1f}/s)")
+    _postings_ensure(collection, postings, log)
     log(f"{slug}: building the HNSW index" + (" and the bm25 index" if keyword_index else ""))
+    finishing = time.monotonic()
     collection_bulk_load_finish(collection=collection, maintenance_work_mem=index_memory, keyword_index=keyword_index)
+    log(f"{slug}: indexes built in {time.monotonic() - finishing:.0f} s")
     log(f"{slug}: built {count} chunks in {time.monotonic() - started:.0f} s ({signature})")
     return collection
+
+
+def _postings_ensure(collection: Collection, wanted: bool, log: Log) -> None:
+    """The sql engine's postings of the whole collection, from its chunks' tokens (once)."""
+    if not wanted or ChunkTerm.objects.filter(collection=collection).exists():
+        return
+    started = time.monotonic()
+    with transaction.atomic():
+        written = postings_build(collection.id)
+    log(f"{collection.slug}: {written} postings written in {time.monotonic() - started:.0f} s")
 
 
 def _document_chunks(pool: SentencePool, vectors: np.ndarray, plan: list[list[int]]) -> tuple[str, list]:  # type: ignore[type-arg]

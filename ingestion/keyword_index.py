@@ -148,6 +148,14 @@ def engine_switch(engine: str) -> str:
     return summary
 
 
+def engine_record(engine: str, reason: str) -> None:
+    """Record `engine` without building anything: for a benchmark database that keeps both
+    engines' structures for the same chunks (the caller built them), so that its writes keep
+    both up to date. Users switch with `engine_switch`."""
+    KeywordEngine.objects.all().delete()
+    KeywordEngine.objects.create(engine=engine, reason=reason)
+
+
 def _texts_from_postings(cursor: CursorWrapper) -> int:
     """Chunk.bm25_text for chunks indexed before the column existed, from their postings (BM25
     needs each term's count, not the order)."""

@@ -204,3 +204,36 @@ def test_benchmarks_can_name_the_engine_for_a_block():
         assert retriever.last_engine == SQL
     assert _ids(retriever.run("ledger", collection_ids=[collection.id], top_k=3))
     assert retriever.last_engine == PG_TEXTSEARCH
+
+
+def test_the_bulk_writer_stores_searchable_chunks_and_statistics():
+    import numpy as np
+
+    from ingestion.chunking import ChunkDraft
+    from ingestion.index_writer import documents_store_prepared_bulk
+    from ingestion.services import collection_create
+    from retrieval.vector import VectorRetriever
+
+    collection = collection_create(slug="ts-bulk", name="bulk", kind="evaluation")
+    rng = np.random.default_rng(1)
+
+    def chunk(text: str) -> tuple[ChunkDraft, np.ndarray]:
+        vector = rng.normal(size=384).astype(np.float32)
+        return ChunkDraft(text=text, char_start=0, char_end=len(text), page_start=None, page_end=None,
+                          heading_path=["Policies"], token_count=5), vector / np.linalg.norm(vector)
+
+    documents = [("a.txt", "hotel budget", [chunk("hotel budget per night"), chunk("travel by train")]),
+                 ("b.txt", "expenses", [chunk("expense claims within thirty days")])]
+    assert documents_store_prepared_bulk(collection=collection, documents=documents) == 3
+    chunks = list(Chunk.objects.filter(collection=collection).order_by("document_id", "ordinal"))
+    assert [c.ordinal for c in chunks] == [0, 1, 0] and chunks[0].heading_path == ["Policies"]
+    assert chunks[0].bm25_text == " ".join(default_tokenizer()(embedding_input(["Policies"], "hotel budget per night")))
+    stats = CollectionStats.objects.get(collection=collection)
+    assert stats.chunk_count == 3 and stats.total_length == sum(c.bm25_length for c in chunks)
+    assert Document.objects.filter(collection=collection, status="indexed").count() == 2
+    assert _ids(BM25Retriever().run("expense claims", collection_ids=[collection.id], top_k=3)) == [chunks[2].id]
+    nearest = VectorRetriever().run(documents[0][2][1][1], collection_ids=[collection.id], top_k=1)
+    assert [h.chunk_id for h in nearest] == [chunks[1].id]
+    engine_switch(SQL)
+    with pytest.raises(RuntimeError, match="no postings"):
+        documents_store_prepared_bulk(collection=collection, documents=documents[:1])
