@@ -70,9 +70,13 @@ class Latencies:
     def add(self, mode: str, milliseconds: float) -> None:
         self.samples.setdefault(mode, []).append(milliseconds)
 
+    # The timed search modes in the order of the table (then the rerankers).
+    order: list[str] = field(default_factory=list)
+
     def summary(self) -> dict[str, dict[str, float]]:
-        """Per mode, in the order they were first timed (search modes first, then rerankers)."""
-        return {mode: summarise(values) for mode, values in self.samples.items()}
+        """Per mode, search modes in `order` first, then the rerankers."""
+        modes = sorted(self.samples, key=lambda m: (self.order.index(m) if m in self.order else len(self.order), m))
+        return {mode: summarise(self.samples[mode]) for mode in modes}
 
 
 def summarise(values: list[float]) -> dict[str, float]:
@@ -172,7 +176,7 @@ def latency_measure(
     for number, query in enumerate([*warmup, *queries]):
         counted = number >= len(warmup)
         if counted and number == len(warmup):
-            latencies = Latencies(load_before=os.getloadavg()[0])
+            latencies = Latencies(load_before=os.getloadavg()[0], order=modes)
         # The mode that reads a question's postings first finds them on disk rather than in
         # memory (at 1M chunks the postings outgrow the page cache): each mode goes first in turn.
         shift = number % len(modes)
