@@ -32,8 +32,9 @@ def test_it_measures_every_variant_and_leaves_the_indexes_as_the_app_keeps_them(
     assert Chunk.objects.filter(collection=small).count() == 12
     queries = [rng.normal(size=384).astype(np.float32) for _ in range(5)]
     results = hnsw_filter_measure(large, small, queries, k=5, log=lambda line: None)
-    assert set(results) == {"own partial index", "shared index (pgvector 0.6 behaviour)",
-                            "shared index + iterative scan (relaxed)", "shared index + iterative scan (strict)"}
+    assert set(results) == {"own partial index", "shared index, planner's choice",
+                            "shared index, HNSW scan (pgvector 0.6 behaviour)",
+                            "shared index, HNSW + iterative scan (relaxed)", "shared index, HNSW + iterative scan (strict)"}
     assert results["own partial index"]["results_mean"] == 5
     assert all(0.0 <= row["recall"] <= 1.0 for row in results.values())
     assert "| own partial index | 5.00 |" in format_filter_table(results, k=5)
