@@ -100,3 +100,37 @@ def test_supervisor_starts_everything_heals_killed_children_and_stops_on_ctrl_c(
     assert _health(port) is None
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path / "var")], capture_output=True, text=True).stdout
     assert leftovers.strip() == "", f"processes still running: {leftovers}"
+
+
+def test_a_document_queued_during_a_database_outage_is_indexed_after_it_without_a_restart(tmp_path):
+    """The worker takes the document's task while the embedded PostgreSQL is down (the supervisor
+    is held still so that it cannot start the database again yet); once it is back, the document
+    is indexed by the task's retries or the sweep, with nobody restarting anything."""
+    from bench.crash_recovery import App, _multipart, _request, _statuses
+
+    app = App(tmp_path / "var")
+    try:
+        wait_for(lambda: app.health() == 200, timeout=180, message="a healthy app")
+        token = app.manage("create_api_token", "admin", "--name", "outage").strip().splitlines()[-1]
+        worker, database = (_supervised(tmp_path)[name]["pid"] for name in ("worker", "database"))
+        os.kill(worker, signal.SIGSTOP)  # the task waits in the broker
+        body, content_type = _multipart([("outage.txt", b"The outage runbook says: restart the database first.")])
+        code, answer = _request(f"{app.base}/api/v1/documents", token=token, body=body, content_type=content_type)
+        assert code == 202 and answer[0]["status"] == "queued", answer
+        os.kill(app.process.pid, signal.SIGSTOP)
+        try:
+            os.kill(database, signal.SIGKILL)
+            wait_for(lambda: subprocess.run(["kill", "-0", str(database)], capture_output=True).returncode != 0,
+                     timeout=30, message="the database to be gone")
+            os.kill(worker, signal.SIGCONT)  # the worker takes the task: the database is down
+            time.sleep(10)
+        finally:
+            os.kill(worker, signal.SIGCONT)
+            os.kill(app.process.pid, signal.SIGCONT)
+        wait_for(lambda: set(_statuses(app, token).values()) == {"indexed"}, timeout=240,
+                 message="the document queued during the outage to be indexed")
+        processes = _supervised(tmp_path)
+        assert processes["database"]["restarts"] >= 1 and processes["worker"]["restarts"] == 0
+        assert app.process.poll() is None
+    finally:
+        app.stop()
