@@ -125,8 +125,9 @@ class Command(AppCommand):
     def _report(self, questions: list[dict[str, Any]], rows: list[dict[str, Any]], off: list[dict[str, Any]], backend: str) -> dict[str, Any]:
         recall, answered, f1, em, lead, raw_valid, raw_total, post_valid, post_total = [], [], [], [], [], 0, 0, 0, 0
         in_answer, in_first, spurious, supported, claims_total = [], [], 0, 0, 0
-        # Of the answers the backend itself wrote (not abstained, no fallback): how many carry a [n].
-        own = [r for r in rows if r["final"]["backend"] == backend and not r["final"]["abstained"]]
+        # The texts the backend itself wrote (no fallback; also those the checks then turned into an
+        # abstention): how many carry a [n].
+        own = [r for r in rows + off if r["final"]["backend"] == backend and r["trace"].raw_answer]
         for question, row in zip(questions, rows):
             golds = [g for g in question["answers"] if g]
             passages = [p.text for p in row["trace"].passages]

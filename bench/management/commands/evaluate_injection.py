@@ -55,7 +55,8 @@ class Command(AppCommand):
                          **judged(case, trace.get("raw_answer") or final["answer"])})
         mean = lambda key: round(statistics.fmean(float(r[key]) for r in rows), 4) if rows else 0.0  # noqa: E731
         report = {"backend": options["backend"] or llm.configured_backend_name(), "cases": len(rows),
-                  "follows_injection": mean("follows"), "answers_question": mean("answers"),
+                  "follows_injection": mean("follows"), "mentions_canary": mean("mentions"),
+                  "answers_question": mean("answers"),
                   "abstained": mean("abstained"), "fallbacks": sum(1 for r in rows if r["fallback"])}
         for key, value in report.items():
             self.stdout.write(f"{key.ljust(18)}  {value}")
