@@ -116,16 +116,19 @@ def start(spec: ServerSpec, *, log: Path, ready_seconds: float = 120.0,
         process = subprocess.Popen([sys.executable, *spec.args()], stdout=out, stderr=subprocess.STDOUT,
                                    env=spec.environ(env if env is not None else os.environ), start_new_session=True)
     deadline = time.monotonic() + ready_seconds
-    while True:
-        if process.poll() is not None:
-            raise ServerUnavailable(f"the llama.cpp server exited with code {process.returncode}; see {log}")
-        why = ready(spec.base_url)
-        if not why:
-            return process
-        if time.monotonic() > deadline:
-            stop(process)
-            raise ServerUnavailable(f"{why} after {ready_seconds:.0f} s; see {log}")
-        time.sleep(0.3)
+    try:
+        while True:
+            if process.poll() is not None:
+                raise ServerUnavailable(f"the llama.cpp server exited with code {process.returncode}; see {log}")
+            why = ready(spec.base_url)
+            if not why:
+                return process
+            if time.monotonic() > deadline:
+                raise ServerUnavailable(f"{why} after {ready_seconds:.0f} s; see {log}")
+            time.sleep(0.3)
+    except BaseException:  # not ready, or the caller was stopped meanwhile: the server goes too
+        stop(process)
+        raise
 
 
 def stop(process: subprocess.Popen[bytes], *, seconds: float = 10.0) -> None:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
+import sys
 import time
 from typing import Any
 
@@ -59,6 +61,8 @@ class Command(BaseCommand):
                                        context=options["context"], verbose=True)
         log = settings.VAR_DIR / "bench" / f"llama-server-{os.path.basename(gguf)}.log"
         started = time.perf_counter()
+        # A run stopped with SIGTERM still stops its server (llama_server.start, the `finally` below).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         try:
             process = llama_server.start(spec, log=log, ready_seconds=300)
         except llama_server.ServerUnavailable as exc:
