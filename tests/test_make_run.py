@@ -1,6 +1,8 @@
 """`make run`'s supervisor on a fresh data folder: embedded PostgreSQL, migrations, first
-account, web server and worker come up healthy; a worker and a PostgreSQL killed with -9 are
-started again (and /health shows their restarts); Ctrl-C stops all of them."""
+account, web server and worker come up healthy; with LLM_BACKEND=local also the llama.cpp server
+(SmolLM2), or a line saying how to install it when llama-cpp-python is not installed; a worker,
+the LLM server and a PostgreSQL killed with -9 are started again (and /health shows their
+restarts); Ctrl-C stops all of them."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import urllib.request
 
 import pytest
 
+from runtime import llama_server
 from tests.conftest import PROJECT_ROOT, wait_for
 
 pytestmark = pytest.mark.slow
@@ -54,10 +57,14 @@ def _restarted(tmp_path, name: str, old_pid: int):  # type: ignore[no-untyped-de
 
 
 def test_supervisor_starts_everything_heals_killed_children_and_stops_on_ctrl_c(tmp_path):
+    """Also the LLM server when llama-cpp-python is installed (pip install '.[llama]'); without it,
+    the line and /health that say how to install it."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY", "FOOTNOTE_EMBEDDED_DB", "HTTPS")}
     env.pop("PYTEST_VERSION", None)  # behave like a user's `make run`
-    env.update(FOOTNOTE_VAR_DIR=str(tmp_path / "var"), PORT=str(port), ADMIN_PASSWORD="")
+    env.update(FOOTNOTE_VAR_DIR=str(tmp_path / "var"), PORT=str(port), ADMIN_PASSWORD="",
+               LLM_BACKEND="local", LLM_LOCAL_GGUF="", LLM_LOCAL_PORT=str(_free_port()), LLM_LOCAL_THREADS="1")
+    with_llm = llama_server.installed() and llama_server.default_gguf() is not None
     log = (tmp_path / "run.log").open("w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "config.supervisor"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -77,8 +84,16 @@ def test_supervisor_starts_everything_heals_killed_children_and_stops_on_ctrl_c(
         assert "Created superuser 'admin' with the generated password" in output
         assert f"http://127.0.0.1:{port}/" in output
         assert body["checks"]["processes"]["processes"]["worker"]["restarts"] == 0
+        if with_llm:
+            assert "llama.cpp server: SmolLM2-135M-Instruct" in output
+            wait_for(lambda: (_health(port) or {}).get("checks", {}).get("llm", {}).get("ok"), timeout=60,
+                     message="the llama.cpp server to answer")
+        else:  # the app runs without it and says how to get it
+            assert "LLM_BACKEND=local, but the local backend runs llama.cpp's server" in output
+            assert "pip install '.[llama]'" in body["checks"]["llm"]["error"]
+            assert "llm" not in body["checks"]["processes"]["processes"]
 
-        for name in ("worker", "database"):
+        for name in ("worker", "llm", "database") if with_llm else ("worker", "database"):
             old_pid = _supervised(tmp_path)[name]["pid"]
             os.kill(old_pid, signal.SIGKILL)
             wait_for(_restarted(tmp_path, name, old_pid), timeout=120, message=f"the {name} to be restarted")
@@ -89,6 +104,10 @@ def test_supervisor_starts_everything_heals_killed_children_and_stops_on_ctrl_c(
         output = log.read()
         assert "The worker process exited with code -9; restarting it" in output
         assert "The embedded PostgreSQL stopped; restarting it" in output
+        if with_llm:
+            assert "The llm process exited with code -9; restarting it" in output
+            wait_for(lambda: (_health(port) or {}).get("checks", {}).get("llm", {}).get("ok"), timeout=60,
+                     message="the restarted llama.cpp server to answer")
     finally:
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends to the group
         try:

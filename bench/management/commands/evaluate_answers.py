@@ -2,7 +2,7 @@
 
     python manage.py evaluate_answers --corpus $DATA/covid-qa/corpus.jsonl \
         --questions $DATA/covid-qa/qa-dev.jsonl [--unanswerable bench/data/offcorpus-questions.jsonl] \
-        [--backend extractive] [--limit N] [--json FILE]
+        [--backend extractive] [--limit N] [--unanswerable-limit N] [--json FILE] [--answers FILE.jsonl]
     python manage.py evaluate_answers --documents $DATA/docs \
         --questions bench/data/company-qa.jsonl --unanswerable bench/data/company-unanswerable.jsonl
 
@@ -39,7 +39,7 @@ from bench.answers import (
 from bench.documents import DEFAULT_MAX_BYTES, documents_collection
 from bench.retrieval_evaluation import percentile
 from chat import llm
-from chat.claims import without_markers
+from chat.claims import claims, without_markers
 from chat.models import Answer
 from chat.selectors import answer_trace
 from chat.services import answer_events, conversation_create
@@ -48,6 +48,19 @@ from config.commands import AppCommand
 
 def _percentile(values: list[float], q: float) -> float:
     return round(percentile(values, q), 1)
+
+
+def _answer_row(question: dict[str, Any], row: dict[str, Any], *, answerable: bool) -> dict[str, Any]:
+    final, trace = row["final"], row["trace"]
+    return {"question": question["question"], "answers": question.get("answers", []), "answerable": answerable,
+            "answer": final["answer"], "raw_answer": trace.raw_answer, "backend": final["backend"],
+            "abstained": final["abstained"], "fallback": trace.fallback, "tokens": trace.tokens,
+            "ttft_ms": round(row["ttft"], 1), "total_ms": round(row["total"], 1)}
+
+
+def claims_with_markers(raw: str) -> list[str]:
+    """The sentences of a backend's own text that carry at least one [n]."""
+    return [c.body for c in claims(raw) if c.markers]
 
 
 class Command(AppCommand):
@@ -64,6 +77,8 @@ class Command(AppCommand):
         parser.add_argument("--backend", choices=llm.BACKENDS)
         parser.add_argument("--json", type=Path)
         parser.add_argument("--limit", type=int, help="evaluate only the first N questions")
+        parser.add_argument("--unanswerable-limit", type=int, help="ask only the first N off-corpus questions")
+        parser.add_argument("--answers", type=Path, help="write each question's answer, raw text and timings (jsonl)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         for key in ("corpus", "documents", "questions", "unanswerable"):
@@ -76,13 +91,19 @@ class Command(AppCommand):
         user, _ = get_user_model().objects.get_or_create(username="footnote-evaluation", defaults={"is_active": False})
         questions = jsonl(options["questions"])[: options["limit"]]
         rows = [self._ask(user, collection, q["question"], options["backend"], q.get("history")) for q in questions]
-        off = [self._ask(user, collection, q["question"], options["backend"]) for q in jsonl(options["unanswerable"])] if options["unanswerable"] else []
+        unanswerable = jsonl(options["unanswerable"])[: options["unanswerable_limit"]] if options["unanswerable"] else []
+        off = [self._ask(user, collection, q["question"], options["backend"]) for q in unanswerable]
         report = self._report(questions, rows, off, options["backend"] or llm.configured_backend_name())
         width = max(len(k) for k in report)
         for key, value in report.items():
             self.stdout.write(f"{key.ljust(width)}  {value}")
         if options["json"]:
             options["json"].write_text(json.dumps(report, indent=2))
+        if options["answers"]:
+            asked = [(q, r, True) for q, r in zip(questions, rows)] + [(q, r, False) for q, r in zip(unanswerable, off)]
+            with options["answers"].open("w", encoding="utf-8") as out:
+                for question, row, answerable in asked:
+                    out.write(json.dumps(_answer_row(question, row, answerable=answerable), ensure_ascii=False) + "\n")
 
     def _ask(self, user: Any, collection: Any, question: str, backend: str | None,
              history: list[list[str]] | None = None) -> dict[str, Any]:
@@ -104,6 +125,9 @@ class Command(AppCommand):
     def _report(self, questions: list[dict[str, Any]], rows: list[dict[str, Any]], off: list[dict[str, Any]], backend: str) -> dict[str, Any]:
         recall, answered, f1, em, lead, raw_valid, raw_total, post_valid, post_total = [], [], [], [], [], 0, 0, 0, 0
         in_answer, in_first, spurious, supported, claims_total = [], [], 0, 0, 0
+        # The texts the backend itself wrote (no fallback; also those the checks then turned into an
+        # abstention): how many carry a [n].
+        own = [r for r in rows + off if r["final"]["backend"] == backend and r["trace"].raw_answer]
         for question, row in zip(questions, rows):
             golds = [g for g in question["answers"] if g]
             passages = [p.text for p in row["trace"].passages]
@@ -133,6 +157,9 @@ class Command(AppCommand):
             "lead_f1": mean(lead), "gold_in_answer": mean(in_answer), "gold_in_first_sentence": mean(in_first),
             "claim_support": round(supported / claims_total, 4) if claims_total else None,
             "spurious_markers": spurious,
+            "backend_answers": len(own),
+            "markers_emitted": mean([float(bool(claims_with_markers(r["trace"].raw_answer))) for r in own]),
+            "fallbacks": sum(1 for r in rows + off if r["trace"].fallback),
             "citation_validity_raw": round(raw_valid / raw_total, 4) if raw_total else None,
             "citation_validity": round(post_valid / post_total, 4) if post_total else None,
             "abstention_rate": mean([float(r["final"]["abstained"]) for r in off]) if off else None,

@@ -17,8 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chat import llm
-from chat.llm import local_llm_model
+from chat.local_llm import local_llm_load, local_llm_model
 from ingestion.embedding import embedder_model, get_embedder
 from retrieval.rerank import RerankUnavailable, get_reranker, reranker_model
 from runtime.model_store import ModelEntry, ModelFetchError, folder_import, hub_fetch, is_local, presence
@@ -36,16 +35,10 @@ def _load_reranker() -> None:
         raise RuntimeError(str(exc)) from None
 
 
-def _load_local_llm() -> None:
-    backend = llm.get_backend("local")
-    if isinstance(backend, llm.LocalBackend):
-        backend.warm_up()
-
-
 LOADERS: dict[str, Callable[[], None]] = {
     "embedder": lambda: get_embedder().warm_up(),
     "reranker": _load_reranker,
-    "local LLM": _load_local_llm,
+    "local LLM": local_llm_load,
 }
 
 
@@ -61,7 +54,7 @@ class Command(BaseCommand):
         parser.add_argument("--from", dest="from_dir", metavar="DIR", default=None,
                             help="fetch: copy this model folder (from another machine) instead of downloading")
         parser.add_argument("--load", action="store_true",
-                            help="list: also load each model the settings use (the local LLM takes ~30 s)")
+                            help="list: also load each model the settings use (the local LLM with llama.cpp, in this process)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "fetch":
