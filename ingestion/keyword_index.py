@@ -130,9 +130,13 @@ def engine_switch(engine: str) -> str:
             if unavailable:
                 raise ValueError(f"cannot use {PG_TEXTSEARCH}: {unavailable}")
             cursor.execute(f"CREATE EXTENSION IF NOT EXISTS {EXTENSION}")
-            filled = _texts_from_postings(cursor)
             for collection_id in collections:
                 keyword_index_build(collection_id)
+            # After the indexes exist, so that they take these rows as ordinary updates: rows
+            # updated before an index is built leave broken HOT chains, and PostgreSQL then keeps
+            # the new index from every transaction older than it (indcheckxmin), where keyword
+            # search would find nothing.
+            filled = _texts_from_postings(cursor)
             ChunkTerm.objects.all().delete()
             CollectionTerm.objects.all().delete()
             summary = f"{len(collections)} bm25 indexes built ({filled} chunks' tokens taken from their postings); postings removed"
