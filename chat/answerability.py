@@ -54,8 +54,8 @@ TERM_SHARE = 0.0
 # A question naming this many things the passages hold is specific enough to ignore a content
 # word none of them holds.
 SPECIFIC_ENOUGH = 3
-# Lines this short beside a paragraph (headings, labels, a form's fields) belong to its neighbourhood.
-SHORT_LINE = 100
+# How much of the text on each side of a line of prose belongs to its neighbourhood (characters).
+NEAR_CHARS = 300
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 # Words of the question that ask, not what it asks about.
@@ -407,8 +407,42 @@ def _number_in(number: str, text: str) -> bool:
     return any(re.search(rf"\b{w}\b", text, re.IGNORECASE) for w in words)
 
 
-@lru_cache(maxsize=4096)
+# Names that stand for one another: a question rarely spells a name as the document does
+# ("COVID19" / "2019-nCoV", "USA" / "United States"). Each group is one thing; a name of a group is
+# met by any of its names. Folded (lower case, no accents), compared as whole words.
+ALIASES: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
+    {"covid-19", "covid19", "covid", "2019-ncov", "ncov", "sars-cov-2", "sars cov 2", "novel coronavirus",
+     "coronavirus disease 2019", "2019 novel coronavirus", "wuhan coronavirus"},
+    {"usa", "us", "u.s.", "u.s.a.", "united states", "united states of america", "america"},
+    {"uk", "u.k.", "united kingdom", "great britain", "britain"},
+    {"eu", "european union"},
+    {"uae", "united arab emirates"},
+    {"who", "world health organization", "world health organisation"},
+    {"cdc", "centers for disease control", "centers for disease control and prevention"},
+    {"spanish influenza", "spanish flu"},
+    {"swine flu", "swine influenza", "h1n1"},
+    {"bird flu", "avian influenza", "avian flu"},
+    {"mers", "mers-cov", "middle east respiratory syndrome"},
+    {"sars", "sars-cov", "severe acute respiratory syndrome"},
+))
+
+
+def _aliases(entity: str) -> list[str]:
+    """The other names of `entity` (ALIASES), not itself."""
+    folded = _fold(entity)
+    return sorted(name for group in ALIASES if folded in group for name in group if name != folded)
+
+
 def _entity_in(entity: str, text: str) -> bool:
+    """`entity` or one of its other names (ALIASES) in `text`."""
+    if _entity_spelled_in(entity, text):
+        return True
+    folded = _fold(text)
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])", folded) for name in _aliases(entity))
+
+
+@lru_cache(maxsize=4096)
+def _entity_spelled_in(entity: str, text: str) -> bool:
     """`entity` in `text`: each of its words (all but one of three or more) as a word, a stem or
     a word an edit away (typing errors); or written without its spaces and hyphens ("COVID19" for
     "COVID-19"); or, an acronym, as the initials of capitalised words ("US": "United States")."""
@@ -611,10 +645,7 @@ def _passage_candidates(n: int, text: str) -> list[Candidate]:
                 found.append(Candidate(n=n, text=joined, near=joined, row=True))
             continue
         block_head = ""
-        # The paragraph, with the short lines right before and after it (a heading, a label).
-        near = " ".join([lines[j] for j in (i - 1,) if j >= 0 and len(lines[j]) <= SHORT_LINE and not _is_row(lines[j])]
-                        + [line] + [lines[j] for j in (i + 1,) if j < len(lines) and len(lines[j]) <= SHORT_LINE
-                                    and not _is_row(lines[j])])
+        near = _neighbourhood(lines, i)
         sentences = [s.strip() for s in _SENTENCE_END.split(line) if len(s.strip()) > 1]
         following = ""
         if i + 1 < len(lines) and not _is_row(lines[i + 1]) and not _is_raw_row(lines[i + 1]):
@@ -623,6 +654,25 @@ def _passage_candidates(n: int, text: str) -> list[Candidate]:
             after = sentences[k + 1] if k + 1 < len(sentences) else following
             found.append(Candidate(n=n, text=f"{sentence} {after}".strip(), near=near))
     return found
+
+
+def _neighbourhood(lines: Sequence[str], i: int) -> str:
+    """Line `i` of prose with the lines around it, up to NEAR_CHARS of them on each side (a PDF's
+    text breaks a paragraph into many short lines; a heading or a label is a short line too),
+    stopping at a table row."""
+    before: list[str] = []
+    j, size = i - 1, 0
+    while j >= 0 and size < NEAR_CHARS and not _is_row(lines[j]) and not _is_raw_row(lines[j]):
+        before.insert(0, lines[j])
+        size += len(lines[j])
+        j -= 1
+    after: list[str] = []
+    j, size = i + 1, 0
+    while j < len(lines) and size < NEAR_CHARS and not _is_row(lines[j]) and not _is_raw_row(lines[j]):
+        after.append(lines[j])
+        size += len(lines[j])
+        j += 1
+    return " ".join([*before, lines[i], *after])
 
 
 def _row_heads(text: str) -> list[set[str]]:
