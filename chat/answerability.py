@@ -54,6 +54,8 @@ TERM_SHARE = 0.0
 # A question naming this many things the passages hold is specific enough to ignore a content
 # word none of them holds.
 SPECIFIC_ENOUGH = 3
+# A line this short above a paragraph or a table is its heading.
+HEADING_CHARS = 100
 # How much of the text on each side of a line of prose belongs to its neighbourhood (characters).
 NEAR_CHARS = 300
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -102,6 +104,14 @@ VERBS = frozenset("""
 ADVERBS = frozenset("""
     quickly slowly usually typically generally currently recently formally officially exactly
     approximately roughly mainly mostly actually really likely also still already ever even just
+""".split())
+
+# Nouns of a measure: "what was X's revenue", "the density of Y" ask for a number.
+MEASURES = frozenset("""
+    revenue revenues sales turnover profit profits income earnings ebitda margin margins cost costs price prices
+    fee fees salary salaries wage wages rate rates density hardness strength weight height length width depth
+    size capacity temperature pressure speed population count percentage ratio score duration dose dosage
+    mtu bandwidth volume balance budget spending expense expenses growth yield headcount
 """.split())
 
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
@@ -161,6 +171,7 @@ class Candidate:
     text: str
     near: str = ""  # its neighbourhood: its paragraph and the ones either side; a table row alone
     row: bool = False
+    heading: str = ""  # the short line above it or above its table ("Hardness of grade SNB22-3")
 
 
 @dataclass
@@ -308,6 +319,8 @@ def _answer_kind(question: str) -> str | None:
     q = _fold(question)
     if _MONEY_ASK.search(question):
         return "money"
+    if _measure(question) is not None and re.match(r"^(?:what|which)\b", q):
+        return "quantity"
     if re.search(r"\bhow (?:many|much|long|often|far|old|tall|big|large|high|heavy|fast)\b|\bwhat (?:percentage|share|"
                  r"proportion|number|amount|fraction)\b", q):
         return "quantity"
@@ -320,6 +333,24 @@ def _answer_kind(question: str) -> str | None:
     if re.search(r"^(?:who|whom)\b|\b(?:who|whom) (?:is|was|are|were|did|does|do|will|can|should)\b", q):
         return "person"
     return None
+
+
+def _measure(question: str) -> str | None:
+    """The noun of the measure a what-question asks for ("revenue", "density"), if any."""
+    words = [_fold(m.group(0)) for m in _WORD.finditer(question)]
+    return next((w for w in words if w in MEASURES), None)
+
+
+def _counted(question: str) -> str | None:
+    """The noun a how-many question counts ("how many full-time employees" -> "employees"): the last
+    word of the run after "how many", unless it is a name (entities are checked as such)."""
+    m = re.search(r"\bhow many\s+((?:[\w'-]+\s+){0,3}?[\w'-]+)(?=\s+(?:" + "|".join(
+        sorted(_AUXILIARIES | _COPULAS | _PREPOSITIONS | {"there", "have", "has", "were", "are", "did"}))
+        + r")\b|\s*[?,.]|$)", question)
+    if m is None:
+        return None
+    noun = m.group(1).split()[-1].split("-")[-1]
+    return None if noun[:1].isupper() or _fold(noun) in GENERIC_TERMS else _fold(noun)
 
 
 def _content_terms(question: str, taken: Iterable[str]) -> list[tuple[str, bool]]:
@@ -378,6 +409,11 @@ def _constraints(question: str) -> list[Constraint]:
     kind = _answer_kind(question)
     if kind:
         constraints.append(Constraint("answer", kind))
+    # The number must come with what it counts or measures: the sentence or row that holds it names it.
+    noun = _counted(question) if re.search(r"\bhow many\b", question, re.IGNORECASE) else (
+        _measure(question) if kind in ("quantity", "money") else None)
+    if noun is not None:
+        constraints.append(Constraint("measure", noun))
     return constraints
 
 
@@ -479,12 +515,35 @@ def _entity_stems(entity: str) -> set[str]:
     return _stems(entity.replace("-", " "))
 
 
+# Numbers that count nothing: a year or decade, the day of a date, a number inside a code ("node-2",
+# "SNB22-3"), a page, a reference marker ("[19]"), an item's numbering ("4.", "b)").
+_MONTH_NAMES = "|".join([*MONTHS, "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"])
+_NO_QUANTITY = re.compile(
+    r"(?<![\d.,$€£¥])(?:1[89]\d\d|20\d\d)s?(?![\d.,]\d|\s*(?:%|percent))"
+    rf"|\b(?:{_MONTH_NAMES})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH_NAMES})\b"
+    r"|\b\d{1,2}(?:st|nd|rd|th)?\s*[-\u2013]\s*\d{1,2}(?:st|nd|rd|th)?\s+(?:" + _MONTH_NAMES + r")\b"
+    r"|[A-Za-z]+\d*-\d+(?:-\d+)*\b|\b[A-Za-z]+\d+\w*"
+    r"|\b(?:page|pages|pp?\.|pg\.?)\s*:?\s*\d+|\[\d{1,3}\]"
+    r"|(?:^|(?<=[.;:]\s))\(?\d{1,2}[.)](?=\s|$)|\s\d{1,2}\.\s*$",
+    re.IGNORECASE)
+_QUANTITY_WORDS = re.compile(r"\b(?:" + "|".join(w for w in NUMBER_WORDS if w != "one") + r"|none|nil|no one)\b",
+                             re.IGNORECASE)
+# An amount of money: a number with its currency beside it ("$ 282,121", "95 dollars", "CHF 12 m").
+_CURRENCY = r"(?:[$€£¥₹`]|\b(?:USD|EUR|CHF|GBP|JPY|CAD|AUD|INR|Rs\.?|US\$))"
+_CURRENCY_WORD = r"(?:dollars?|euros?|francs?|pounds?|cents?|yen|rupees?|crores?|lakhs?|USD|EUR|CHF|GBP|JPY|INR)\b"
+_AMOUNT = re.compile(rf"{_CURRENCY}\s?[-(]?\d|\d[\d,.]*\s?(?:(?:million|billion|thousand|m|bn|k)\s)?\s?{_CURRENCY_WORD}"
+                     r"|\bfree(?: of charge)?\b|\bno (?:cost|charge|fee)\b", re.IGNORECASE)
+
+
 def _has_number(text: str, exclude: Iterable[str]) -> bool:
+    """A number that counts or measures something, other than the question's own numbers: years,
+    dates, codes, pages, markers and list numbering are none."""
     own = set(exclude)
-    for m in _NUMBER.finditer(text.replace(",", "")):
+    plain = _NO_QUANTITY.sub(" ", text)
+    for m in _NUMBER.finditer(plain.replace(",", "")):
         if m.group(0).lstrip("+-") not in own:
             return True
-    return re.search(r"\b(?:" + "|".join(NUMBER_WORDS) + r"|none|no|nil)\b", text, re.IGNORECASE) is not None
+    return _QUANTITY_WORDS.search(plain) is not None
 
 
 def _has_name(text: str, asked: set[str]) -> bool:
@@ -506,7 +565,10 @@ def _answer_met(kind: str, text: str, question: str, own_numbers: Sequence[str])
     asked = _stems(question)
     rest = " ".join(w if _stem(w) not in asked else "_" for w in re.split(r"(\s+)", text) if w)
     if kind == "money":
-        return _MONEY.search(rest) is not None and _has_number(rest, own_numbers)
+        # A table row names its currency once, in its title ("In millions of CHF"): any amount of it.
+        if _is_row(text):
+            return _has_number(rest, own_numbers)
+        return _AMOUNT.search(rest) is not None and _has_number(rest, own_numbers)
     if kind == "quantity":
         return _has_number(rest, own_numbers)
     if kind == "date":
@@ -528,6 +590,7 @@ class _Scope:
     near_stems: set[str]
     row_heads: list[set[str]]
     row: bool = False
+    heading: str = ""
 
 
 def unmet(constraints: Sequence[Constraint], text: str, context: str = "", *, question: str = "") -> list[Constraint]:
@@ -558,6 +621,8 @@ def _unmet(constraints: Sequence[Constraint], scope: _Scope, question: str,
             ok = c.soft or bool(scope.near_stems & (variants or {}).get(c.value, {_stem(c.value)}))
         elif c.kind == "answer":
             ok = _answer_met(c.value, scope.text, question, own_numbers)
+        elif c.kind == "measure":
+            ok = bool(_stems(f"{scope.heading} {scope.text}") & (variants or {}).get(c.value, {_stem(c.value)}))
         else:
             ok = True
         if not ok:
@@ -630,21 +695,22 @@ def _passage_candidates(n: int, text: str) -> list[Candidate]:
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line and line != "[…]"]
     found: list[Candidate] = []
-    block_head = ""
+    block_head = heading = ""
     for i, line in enumerate(lines):
         if _is_row(line):
-            found.append(Candidate(n=n, text=line, near=line, row=True))
+            found.append(Candidate(n=n, text=line, near=line, row=True, heading=heading))
             block_head = ""
             continue
         if _is_raw_row(line):
             if not block_head:
                 block_head = line
-                found.append(Candidate(n=n, text=line, near=line, row=True))
+                found.append(Candidate(n=n, text=line, near=line, row=True, heading=heading))
             else:
                 joined = f"{block_head} {line}"
-                found.append(Candidate(n=n, text=joined, near=joined, row=True))
+                found.append(Candidate(n=n, text=joined, near=joined, row=True, heading=heading))
             continue
         block_head = ""
+        above, heading = heading, line if len(line) <= HEADING_CHARS else ""
         near = _neighbourhood(lines, i)
         sentences = [s.strip() for s in _SENTENCE_END.split(line) if len(s.strip()) > 1]
         following = ""
@@ -652,7 +718,7 @@ def _passage_candidates(n: int, text: str) -> list[Candidate]:
             following = _SENTENCE_END.split(lines[i + 1])[0].strip()
         for k, sentence in enumerate(sentences):
             after = sentences[k + 1] if k + 1 < len(sentences) else following
-            found.append(Candidate(n=n, text=f"{sentence} {after}".strip(), near=near))
+            found.append(Candidate(n=n, text=f"{sentence} {after}".strip(), near=near, heading=above))
     return found
 
 
@@ -798,7 +864,8 @@ def _best(question: str, wanted: Sequence[Constraint], passages: Sequence[Scored
     for candidate in found:
         i = candidate.n - 1
         scope = _Scope(text=candidate.text, near=f"{candidate.near}\n{labels[i]}", document=documents[i],
-                       near_stems=near_stems[candidate.near] | label_stems[i], row_heads=heads[i], row=candidate.row)
+                       near_stems=near_stems[candidate.near] | label_stems[i], row_heads=heads[i], row=candidate.row,
+                       heading=candidate.heading)
         failed = _unmet(wanted, scope, question, variants)
         hard = sum(1 for c in failed if c.kind != "term")
         missing = sum(weight[c.value] for c in failed if c.kind == "term" and c.value in weight)
