@@ -130,7 +130,8 @@ _PERIODS = {
                              r"|\bsemi-?annual", re.IGNORECASE),
                   re.compile(r"\bhalf\b|half[- ]year|\bH[12]\b|six months|6 months|six-month|semi-?annual"
                              r"|january\s*[-\u2013]\s*june|july\s*[-\u2013]\s*december", re.IGNORECASE)),
-    "full year": (re.compile(r"\b(?:full|whole|entire)[- ]year\b|\btwelve months\b|\b12 months\b", re.IGNORECASE),
+    "full year": (re.compile(r"\b(?:full|whole|entire)[- ]year\b|\btwelve months\b|\b12 months\b|\bFY\s?'?\d\d(?:\d\d)?\b"
+                             r"|\bfiscal (?:year )?(?:19|20)?\d\d\b", re.IGNORECASE),
                   re.compile(r"(?:full|whole|entire)[- ]year|twelve months|12 months|year ended|years ended"
                              r"|fiscal year|\bannual|\bFY\b|january\s*[-\u2013]\s*december", re.IGNORECASE)),
 }
@@ -317,6 +318,10 @@ def _entities(question: str) -> list[tuple[str, bool]]:
 
 def _answer_kind(question: str) -> str | None:
     q = _fold(question)
+    if re.search(r"\b(?:phone|telephone|fax|mobile|cell|contact)(?: number)?\b", q) and re.search(r"\bnumber\b|\bphone\b", q):
+        return "phone"
+    if re.search(r"\b(?:which|what|at which|in which) (?:venue|hotel|building|room|address|street|hall|stadium|arena)\b", q):
+        return "venue"
     if _MONEY_ASK.search(question):
         return "money"
     if _measure(question) is not None and re.match(r"^(?:what|which)\b", q):
@@ -535,6 +540,17 @@ _AMOUNT = re.compile(rf"{_CURRENCY}\s?[-(]?\d|\d[\d,.]*\s?(?:(?:million|billion|
                      r"|\bfree(?: of charge)?\b|\bno (?:cost|charge|fee)\b", re.IGNORECASE)
 
 
+# Capitalised words of letters and forms that name no one ("To Whom it May Concern", "Best Regards").
+NOT_NAMES = frozenset("""
+    dear regards best sincerely concern hi hello thanks thank cheers yours kind warm attn re fw fwd subject cc bcc
+    sent page table figure fig chapter section note notes appendix
+""".split())
+_PHONE = re.compile(r"(?<!\d)(?:\+?\d{1,3}[\s.-]?)?\(?\d{2,4}\)?[\s.-]?\d{3}[\s.-]?\d{3,4}(?!\d)")
+_VENUE = re.compile(r"\b(?:hotel|centre|center|hall|venue|building|room|stadium|arena|campus|auditorium|theatre|theater|"
+                    r"club|conference cent(?:re|er)|street|avenue|road|boulevard|square|floor|suite)\b|\b\d+\s+[A-Z]\w+\s+"
+                    r"(?:Street|St|Avenue|Ave|Road|Rd|Strasse|Straße)\b", re.IGNORECASE)
+
+
 def _has_number(text: str, exclude: Iterable[str]) -> bool:
     """A number that counts or measures something, other than the question's own numbers: years,
     dates, codes, pages, markers and list numbering are none."""
@@ -551,7 +567,8 @@ def _has_name(text: str, asked: set[str]) -> bool:
     month or weekday): a name of a person, place or organisation."""
     for m in _WORD.finditer(text):
         word = m.group(0)
-        if not word[:1].isupper() or _stem(word) in asked or word.lower() in QUESTION_WORDS | set(MONTHS + WEEKDAYS):
+        if (not word[:1].isupper() or _stem(word) in asked or word.lower() in QUESTION_WORDS | set(MONTHS + WEEKDAYS)
+                or word.lower() in NOT_NAMES):
             continue
         before = text[: m.start()].rstrip()
         if before and before[-1] not in ".!?:;|\u2014\u2013-•\"(":
@@ -577,6 +594,10 @@ def _answer_met(kind: str, text: str, question: str, own_numbers: Sequence[str])
         return _PLACE.search(rest) is not None or _has_name(text, asked)
     if kind == "person":
         return _has_name(text, asked)
+    if kind == "phone":
+        return _PHONE.search(text) is not None
+    if kind == "venue":
+        return _VENUE.search(rest) is not None
     return True
 
 
