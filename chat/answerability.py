@@ -351,7 +351,7 @@ def _counted(question: str) -> str | None:
     word of the run after "how many", unless it is a name (entities are checked as such)."""
     m = re.search(r"\bhow many\s+((?:[\w'-]+\s+){0,3}?[\w'-]+)(?=\s+(?:" + "|".join(
         sorted(_AUXILIARIES | _COPULAS | _PREPOSITIONS | {"there", "have", "has", "were", "are", "did"}))
-        + r")\b|\s*[?,.]|$)", question)
+        + r")\b|\s*[?,.]|$)", question, re.IGNORECASE)
     if m is None:
         return None
     noun = m.group(1).split()[-1].split("-")[-1]
@@ -404,6 +404,9 @@ def _constraints(question: str) -> list[Constraint]:
                      question, re.IGNORECASE):
         constraints += [Constraint("month", m.capitalize()) for m in months if m != "may" or re.search(r"\bMay\b", question)]
     constraints += [Constraint("number", n) for n in _numbers(question, years)]
+    constraints += [Constraint("comparison", f"{word} {n}") for word, n in _comparisons(question)]
+    constraints += [Constraint("season", (m.group(1) or m.group(2)).lower())
+                    for m in _SEASON_ASK.finditer(question)]
     entities = _entities(question)
     constraints += [Constraint("entity", e, scope="document" if owner else "near") for e, owner in entities]
     plain = question  # the words of a period ("full year", "first half") are no content terms
@@ -460,7 +463,7 @@ ALIASES: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
     {"uae", "united arab emirates"},
     {"who", "world health organization", "world health organisation"},
     {"cdc", "centers for disease control", "centers for disease control and prevention"},
-    {"spanish influenza", "spanish flu"},
+    {"spanish influenza", "spanish flu", "1918 influenza", "1918 flu", "1918 pandemic"},
     {"swine flu", "swine influenza", "h1n1"},
     {"bird flu", "avian influenza", "avian flu"},
     {"mers", "mers-cov", "middle east respiratory syndrome"},
@@ -531,6 +534,10 @@ _NO_QUANTITY = re.compile(
     r"|\b(?:page|pages|pp?\.|pg\.?)\s*:?\s*\d+|\[\d{1,3}\]"
     r"|(?:^|(?<=[.;:]\s))\(?\d{1,2}[.)](?=\s|$)|\s\d{1,2}\.\s*$",
     re.IGNORECASE)
+# ... nor is a street number, a ZIP code or a phone number (case matters: "MD 20910", not "of 20000").
+_ADDRESS_NUMBERS = re.compile(
+    r"\b\d+\s+(?:[A-Z]\w*\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Highway|Hwy|Boulevard|Blvd|Drive|Lane|Way)\b"
+    r"|\b[A-Z]{2}\s+\d{5}(?:-\d{4})?\b|\(\d{3}\)\s?\d{3}[-.\s]\d{4}|\b\d{3}[-.]\d{3}[-.]\d{4}\b")
 _QUANTITY_WORDS = re.compile(r"\b(?:" + "|".join(w for w in NUMBER_WORDS if w != "one") + r"|none|nil|no one)\b",
                              re.IGNORECASE)
 # An amount of money: a number with its currency beside it ("$ 282,121", "95 dollars", "CHF 12 m").
@@ -555,7 +562,7 @@ def _has_number(text: str, exclude: Iterable[str]) -> bool:
     """A number that counts or measures something, other than the question's own numbers: years,
     dates, codes, pages, markers and list numbering are none."""
     own = set(exclude)
-    plain = _NO_QUANTITY.sub(" ", text)
+    plain = _ADDRESS_NUMBERS.sub(" ", _NO_QUANTITY.sub(" ", text))
     for m in _NUMBER.finditer(plain.replace(",", "")):
         if m.group(0).lstrip("+-") not in own:
             return True
@@ -576,11 +583,60 @@ def _has_name(text: str, asked: set[str]) -> bool:
     return False
 
 
+# A season the question names as a time ("last spring", "the summer campaign"); "fall" only after a
+# word that makes it one.
+_SEASON_ASK = re.compile(r"\b(spring|summer|autumn|winter)\b|\b(?:last|this|next|the|in)\s+(fall)\b", re.IGNORECASE)
+_LESS = r"(?:fewer|less|lower|under|below|at most|up to|no more)"
+_MORE = r"(?:more|greater|higher|over|above|at least|exceeding|in excess of)"
+
+
+def _season_in(season: str, text: str) -> bool:
+    """The season as a time: lower case, or capitalised where a sentence or line starts ("Silver
+    Spring, MD" is a place)."""
+    for m in re.finditer(rf"\b{season}", text, re.IGNORECASE):
+        before = text[: m.start()].rstrip()
+        if m.group(0)[0].islower() or not before or before[-1] in ".!?:;|\u2014-":
+            return True
+    return False
+
+
+def _comparisons(question: str) -> list[tuple[str, str]]:
+    """("fewer than", "19")-like bounds on a number of the question."""
+    found = []
+    for direction in (_LESS, _MORE):
+        for m in re.finditer(rf"\b({direction})(?:\s+than)?\s+(\d[\d,]*(?:\.\d+)?)\b", question, re.IGNORECASE):
+            found.append(("fewer than" if direction == _LESS else "more than", m.group(2).replace(",", "")))
+    return found
+
+
+def _comparison_met(value: str, text: str) -> bool:
+    """The text bounds the number the same way, or at least not the other way ("19 units or more"
+    answers no question about fewer than 19)."""
+    word, number = value.rsplit(" ", 1)
+    same, other = (_LESS, _MORE) if word == "fewer than" else (_MORE, _LESS)
+    plain = text.replace(",", "")
+
+    def bounded(direction: str) -> bool:
+        return re.search(rf"\b{direction}(?:\s+than)?\s+{re.escape(number)}\b|(?<![\d.]){re.escape(number)}\b"
+                         rf"(?:\s+[\w|]+){{0,3}}\s+(?:or|and)\s+{direction}\b", plain, re.IGNORECASE) is not None
+
+    return bounded(same) or not bounded(other)
+
+
+def _row_values(text: str) -> str:
+    """A self-describing row's cell values without its title and column names (whose numbers,
+    "Column 1", "Sales (a)", count nothing)."""
+    cells = text.rsplit(TITLE_SEPARATOR, 1)[-1].split("; ")
+    return " ; ".join(cell.rsplit(": ", 1)[-1] for cell in cells)
+
+
 def _answer_met(kind: str, text: str, question: str, own_numbers: Sequence[str]) -> bool:
     """Whether `text` holds the kind of answer asked for, in words other than the question's own
     (the "day" of "family day" is no date; the "place" of "take place" no place)."""
     asked = _stems(question)
     rest = " ".join(w if _stem(w) not in asked else "_" for w in re.split(r"(\s+)", text) if w)
+    if kind in ("money", "quantity") and _is_row(text):
+        rest = _row_values(rest)
     if kind == "money":
         # A table row names its currency once, in its title ("In millions of CHF"): any amount of it.
         if _is_row(text):
@@ -636,6 +692,10 @@ def _unmet(constraints: Sequence[Constraint], scope: _Scope, question: str,
             ok = re.search(rf"\b{c.value[:3]}", scope.text, re.IGNORECASE) is not None
         elif c.kind == "number":
             ok = _number_in(c.value, scope.text)
+        elif c.kind == "comparison":
+            ok = _comparison_met(c.value, scope.text)
+        elif c.kind == "season":
+            ok = _season_in(c.value, f"{scope.heading} {scope.text}")
         elif c.kind == "entity":
             ok = _entity_met(c, scope)
         elif c.kind == "term":
