@@ -173,6 +173,7 @@ class Candidate:
     near: str = ""  # its neighbourhood: its paragraph and the ones either side; a table row alone
     row: bool = False
     heading: str = ""  # the short line above it or above its table ("Hardness of grade SNB22-3")
+    cells: tuple[tuple[str, str], ...] = ()  # a table row's (column name, value) pairs
 
 
 @dataclass
@@ -358,6 +359,19 @@ def _counted(question: str) -> str | None:
     return None if noun[:1].isupper() or _fold(noun) in GENERIC_TERMS else _fold(noun)
 
 
+def _measured(question: str, measure: str) -> str | None:
+    """What a measure is of ("the price of oranges" -> "oranges"): the last word before the next
+    preposition or the end, unless it is a name (entities are checked as such)."""
+    m = re.search(rf"\b{re.escape(measure)}\s+of\s+(?:the\s+|a\s+|an\s+)?((?:[\w'-]+\s+){{0,3}}?[\w'-]+)"
+                  r"(?=\s+(?:" + "|".join(sorted(_PREPOSITIONS | _AUXILIARIES | _COPULAS)) + r")\b|\s*[?,.]|$)",
+                  question, re.IGNORECASE)
+    if m is None:
+        return None
+    words = m.group(1).split()
+    word = words[-1]
+    return None if any(w[:1].isupper() for w in words) or any(ch.isdigit() for ch in word) or _fold(word) in GENERIC_TERMS else _fold(word)
+
+
 def _content_terms(question: str, taken: Iterable[str]) -> list[tuple[str, bool]]:
     """(word, soft) for the question's content words that are not part of an entity, year or
     number; soft: a verb, participle or adverb, the noun a which/what asks for ("which
@@ -422,6 +436,9 @@ def _constraints(question: str) -> list[Constraint]:
         _measure(question) if kind in ("quantity", "money") else None)
     if noun is not None:
         constraints.append(Constraint("measure", noun))
+        thing = _measured(question, noun)
+        if thing is not None:
+            constraints.append(Constraint("object", thing, scope="near"))
     return constraints
 
 
@@ -532,6 +549,7 @@ _NO_QUANTITY = re.compile(
     r"|\b\d{1,2}(?:st|nd|rd|th)?\s*[-\u2013]\s*\d{1,2}(?:st|nd|rd|th)?\s+(?:" + _MONTH_NAMES + r")\b"
     r"|[A-Za-z]+\d*-\d+(?:-\d+)*\b|\b[A-Za-z]+\d+\w*"
     r"|\b(?:page|pages|pp?\.|pg\.?)\s*:?\s*\d+|\[\d{1,3}\]"
+    r"|\b(?:mm|cm|dm|m|km|in|ft)\s?[23]\b"
     r"|(?:^|(?<=[.;:]\s))\(?\d{1,2}[.)](?=\s|$)|\s\d{1,2}\.\s*$",
     re.IGNORECASE)
 # ... nor is a street number, a ZIP code or a phone number (case matters: "MD 20910", not "of 20000").
@@ -634,7 +652,7 @@ def _answer_met(kind: str, text: str, question: str, own_numbers: Sequence[str])
     """Whether `text` holds the kind of answer asked for, in words other than the question's own
     (the "day" of "family day" is no date; the "place" of "take place" no place)."""
     asked = _stems(question)
-    rest = " ".join(w if _stem(w) not in asked else "_" for w in re.split(r"(\s+)", text) if w)
+    rest = "".join(w if w.isspace() or _stem(w) not in asked else "_" for w in re.split(r"(\s+)", text) if w)
     if kind in ("money", "quantity") and _is_row(text):
         rest = _row_values(rest)
     if kind == "money":
@@ -668,6 +686,7 @@ class _Scope:
     row_heads: list[set[str]]
     row: bool = False
     heading: str = ""
+    cells: tuple[tuple[str, str], ...] = ()
 
 
 def unmet(constraints: Sequence[Constraint], text: str, context: str = "", *, question: str = "") -> list[Constraint]:
@@ -702,13 +721,28 @@ def _unmet(constraints: Sequence[Constraint], scope: _Scope, question: str,
             ok = c.soft or bool(scope.near_stems & (variants or {}).get(c.value, {_stem(c.value)}))
         elif c.kind == "answer":
             ok = _answer_met(c.value, scope.text, question, own_numbers)
+        elif c.kind == "object":
+            ok = bool(scope.near_stems & (variants or {}).get(c.value, {_stem(c.value)}))
         elif c.kind == "measure":
             ok = bool(_stems(f"{scope.heading} {scope.text}") & (variants or {}).get(c.value, {_stem(c.value)}))
         else:
             ok = True
+        if ok and c.kind in ("entity", "measure") and scope.cells and not _cell_filled(c, scope.cells):
+            ok = False
         if not ok:
             failed.append(c)
     return failed
+
+
+_EMPTY_CELL = re.compile(r"^[\s\-\u2013\u2014]*$")
+
+
+def _cell_filled(c: Constraint, cells: Sequence[tuple[str, str]]) -> bool:
+    """A column the question names ("Rockwell C", "Charpy impact strength") holds a value in the
+    row, or the row does not answer it (an empty cell, a dash)."""
+    named = [value for name, value in cells if name and (
+        _entity_in(c.value, name) if c.kind == "entity" else bool(_stems(name) & {_stem(c.value)}))]
+    return not named or any(not _EMPTY_CELL.match(value) for value in named)
 
 
 def _entity_met(c: Constraint, scope: _Scope) -> bool:
@@ -721,7 +755,16 @@ def _entity_met(c: Constraint, scope: _Scope) -> bool:
         return _entity_in(c.value, scope.near) or _entity_in(c.value, scope.document)
     if _entity_in(c.value, scope.near):
         return True
-    return bool(_entity_stems(c.value) & scope.near_stems) and _entity_in(c.value, scope.document)
+    own = _entity_stems(c.value) - _GENERIC_NAME_STEMS  # "Cardiff" of "Cardiff City", not its "City"
+    return bool(own & scope.near_stems) and _entity_in(c.value, scope.document)
+
+
+# Words many names share: one of them near the candidate does not bring the name's other words there.
+_GENERIC_NAME_STEMS = frozenset(_stems("""
+    city county state states zone group team club company inc corp ltd llc plc university college school
+    department division office national international united new north south east west central general
+    fc association society institute bank hospital centre center
+"""))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -779,7 +822,9 @@ def _passage_candidates(n: int, text: str) -> list[Candidate]:
     block_head = heading = ""
     for i, line in enumerate(lines):
         if _is_row(line):
-            found.append(Candidate(n=n, text=line, near=line, row=True, heading=heading))
+            cells = tuple((name, value) for name, _, value in (c.rpartition(": ") for c in
+                                                               line.rsplit(TITLE_SEPARATOR, 1)[-1].split("; ")))
+            found.append(Candidate(n=n, text=line, near=line, row=True, heading=heading, cells=cells))
             block_head = ""
             continue
         if _is_raw_row(line):
@@ -788,7 +833,9 @@ def _passage_candidates(n: int, text: str) -> list[Candidate]:
                 found.append(Candidate(n=n, text=line, near=line, row=True, heading=heading))
             else:
                 joined = f"{block_head} {line}"
-                found.append(Candidate(n=n, text=joined, near=joined, row=True, heading=heading))
+                names, values = block_head.split(" | "), line.split(" | ")
+                cells = tuple((name, values[k].strip() if k < len(values) else "") for k, name in enumerate(names))
+                found.append(Candidate(n=n, text=joined, near=joined, row=True, heading=heading, cells=cells))
             continue
         block_head = ""
         above, heading = heading, line if len(line) <= HEADING_CHARS else ""
@@ -946,7 +993,7 @@ def _best(question: str, wanted: Sequence[Constraint], passages: Sequence[Scored
         i = candidate.n - 1
         scope = _Scope(text=candidate.text, near=f"{candidate.near}\n{labels[i]}", document=documents[i],
                        near_stems=near_stems[candidate.near] | label_stems[i], row_heads=heads[i], row=candidate.row,
-                       heading=candidate.heading)
+                       heading=candidate.heading, cells=candidate.cells)
         failed = _unmet(wanted, scope, question, variants)
         hard = sum(1 for c in failed if c.kind != "term")
         missing = sum(weight[c.value] for c in failed if c.kind == "term" and c.value in weight)
