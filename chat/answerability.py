@@ -9,20 +9,29 @@ of the passages, meets them all. Model-free: regular expressions and the BM25 to
 Constraints (`constraints_of`):
 - `year`: a year the question names ("2021", "FY 23"); met by that year, its short form after FY
   or an apostrophe, or a range of years holding it ("2019–2022");
-- `period`: a quarter, a half-year or a full year ("in Q2", "first half", "full year");
-- `month`: a month the question names ("in March 2023");
-- `number`: another number it names ("fewer than 19 units", "column 3"), as digits or words;
-- `entity`: a proper noun, acronym or code ("Zone NA", "Boston Bruins", "SNB21-1", "USD");
+- `period`: a quarter, a half-year or a full year ("in Q2", "first half", "full year", "FY 23");
+- `month`, `season`: a month or a season it names as a time ("in March 2023", "last spring"; the
+  "Spring" of "Silver Spring" is a place);
+- `number`: another number it names ("fewer than 19 units", "column 3"), as digits or words, and
+  `comparison`: its bound, which the candidate must not reverse ("19 units or more");
+- `entity`: a proper noun, acronym or code ("Zone NA", "Boston Bruins", "SNB21-1", "USD"), or one
+  of its other names (ALIASES: "COVID19" / "2019-nCoV", "USA" / "United States");
 - `term`: a rarer content word ("fax", "organic", "tents"): a noun the passages hold nowhere
   cannot be answered from them; the answering candidate must hold most of the content words;
-- `answer`: the kind of answer asked for: a quantity (how many/much), an amount of money (how
-  much ... cost), a date (when), a place (where), a person (who).
+- `answer`: the kind of answer asked for: a quantity (how many/much, or what was a measure:
+  revenue, density, price...), an amount of money (with its currency beside the number), a date
+  (when), a place (where), a venue, a phone number, a person (who). Years, dates, codes, pages,
+  markers, street numbers and a unit's exponent count nothing;
+- `measure`: the noun a how-many question counts or a what-question measures ("tents",
+  "revenue"): the number must come with it, in the same sentence or row or its heading, and
+  `object`: what the measure is of ("the price of oranges"), near it.
 
 Where a constraint must be met (its `scope`): years, periods, months, numbers, terms and the kind
 of answer in the candidate itself (a table row's title carries its period: "January–June 2023"),
 entities anywhere in the candidate's passage or its file name (a 10-K's rows do not repeat the
 company's name), except an entity that is some table row's own header in the passage ("Zone NA",
-"PetCare"): that one must be in the candidate row, or any row would do.
+"PetCare"): that one must be in the candidate row, or any row would do. A column the question
+names ("Rockwell C") must hold a value in the candidate row.
 
 `verdict` returns whether some candidate meets every constraint, which constraint was met where
 (or, when none does, the nearest candidate and what it lacks), for the answer's trace.
@@ -755,16 +764,21 @@ def _entity_met(c: Constraint, scope: _Scope) -> bool:
         return _entity_in(c.value, scope.near) or _entity_in(c.value, scope.document)
     if _entity_in(c.value, scope.near):
         return True
-    own = _entity_stems(c.value) - _GENERIC_NAME_STEMS  # "Cardiff" of "Cardiff City", not its "City"
+    own = _entity_stems(c.value) - _generic_name_stems()  # "Cardiff" of "Cardiff City", not its "City"
     return bool(own & scope.near_stems) and _entity_in(c.value, scope.document)
 
 
 # Words many names share: one of them near the candidate does not bring the name's other words there.
-_GENERIC_NAME_STEMS = frozenset(_stems("""
+GENERIC_NAME_WORDS = """
     city county state states zone group team club company inc corp ltd llc plc university college school
     department division office national international united new north south east west central general
     fc association society institute bank hospital centre center
-"""))
+"""
+
+
+@lru_cache(maxsize=1)
+def _generic_name_stems() -> frozenset[str]:
+    return frozenset(_stems(GENERIC_NAME_WORDS))
 
 
 # ---------------------------------------------------------------------------------------------
