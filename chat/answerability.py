@@ -9,20 +9,29 @@ of the passages, meets them all. Model-free: regular expressions and the BM25 to
 Constraints (`constraints_of`):
 - `year`: a year the question names ("2021", "FY 23"); met by that year, its short form after FY
   or an apostrophe, or a range of years holding it ("2019–2022");
-- `period`: a quarter, a half-year or a full year ("in Q2", "first half", "full year");
-- `month`: a month the question names ("in March 2023");
-- `number`: another number it names ("fewer than 19 units", "column 3"), as digits or words;
-- `entity`: a proper noun, acronym or code ("Zone NA", "Boston Bruins", "SNB21-1", "USD");
+- `period`: a quarter, a half-year or a full year ("in Q2", "first half", "full year", "FY 23");
+- `month`, `season`: a month or a season it names as a time ("in March 2023", "last spring"; the
+  "Spring" of "Silver Spring" is a place);
+- `number`: another number it names ("fewer than 19 units", "column 3"), as digits or words, and
+  `comparison`: its bound, which the candidate must not reverse ("19 units or more");
+- `entity`: a proper noun, acronym or code ("Zone NA", "Boston Bruins", "SNB21-1", "USD"), or one
+  of its other names (ALIASES: "COVID19" / "2019-nCoV", "USA" / "United States");
 - `term`: a rarer content word ("fax", "organic", "tents"): a noun the passages hold nowhere
   cannot be answered from them; the answering candidate must hold most of the content words;
-- `answer`: the kind of answer asked for: a quantity (how many/much), an amount of money (how
-  much ... cost), a date (when), a place (where), a person (who).
+- `answer`: the kind of answer asked for: a quantity (how many/much, or what was a measure:
+  revenue, density, price...), an amount of money (with its currency beside the number), a date
+  (when), a place (where), a venue, a phone number, a person (who). Years, dates, codes, pages,
+  markers, street numbers and a unit's exponent count nothing;
+- `measure`: the noun a how-many question counts or a what-question measures ("tents",
+  "revenue"): the number must come with it, in the same sentence or row or its heading, and
+  `object`: what the measure is of ("the price of oranges"), near it.
 
 Where a constraint must be met (its `scope`): years, periods, months, numbers, terms and the kind
 of answer in the candidate itself (a table row's title carries its period: "January–June 2023"),
 entities anywhere in the candidate's passage or its file name (a 10-K's rows do not repeat the
 company's name), except an entity that is some table row's own header in the passage ("Zone NA",
-"PetCare"): that one must be in the candidate row, or any row would do.
+"PetCare"): that one must be in the candidate row, or any row would do. A column the question
+names ("Rockwell C") must hold a value in the candidate row.
 
 `verdict` returns whether some candidate meets every constraint, which constraint was met where
 (or, when none does, the nearest candidate and what it lacks), for the answer's trace.
@@ -54,8 +63,10 @@ TERM_SHARE = 0.0
 # A question naming this many things the passages hold is specific enough to ignore a content
 # word none of them holds.
 SPECIFIC_ENOUGH = 3
-# Lines this short beside a paragraph (headings, labels, a form's fields) belong to its neighbourhood.
-SHORT_LINE = 100
+# A line this short above a paragraph or a table is its heading.
+HEADING_CHARS = 100
+# How much of the text on each side of a line of prose belongs to its neighbourhood (characters).
+NEAR_CHARS = 300
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 # Words of the question that ask, not what it asks about.
@@ -104,6 +115,14 @@ ADVERBS = frozenset("""
     approximately roughly mainly mostly actually really likely also still already ever even just
 """.split())
 
+# Nouns of a measure: "what was X's revenue", "the density of Y" ask for a number.
+MEASURES = frozenset("""
+    revenue revenues sales turnover profit profits income earnings ebitda margin margins cost costs price prices
+    fee fees salary salaries wage wages rate rates density hardness strength weight height length width depth
+    size capacity temperature pressure speed population count percentage ratio score duration dose dosage
+    mtu bandwidth volume balance budget spending expense expenses growth yield headcount
+""".split())
+
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212"
 _YEAR = re.compile(r"(?<![\d.,])(1[89]\d\d|20\d\d)(?![\d.,]\d)")
 _SHORT_YEAR = re.compile(r"\b(?:FY|H[12]|Q[1-4])\s?'?(\d\d)\b|['\u2019](\d\d)\b", re.IGNORECASE)
@@ -120,7 +139,8 @@ _PERIODS = {
                              r"|\bsemi-?annual", re.IGNORECASE),
                   re.compile(r"\bhalf\b|half[- ]year|\bH[12]\b|six months|6 months|six-month|semi-?annual"
                              r"|january\s*[-\u2013]\s*june|july\s*[-\u2013]\s*december", re.IGNORECASE)),
-    "full year": (re.compile(r"\b(?:full|whole|entire)[- ]year\b|\btwelve months\b|\b12 months\b", re.IGNORECASE),
+    "full year": (re.compile(r"\b(?:full|whole|entire)[- ]year\b|\btwelve months\b|\b12 months\b|\bFY\s?'?\d\d(?:\d\d)?\b"
+                             r"|\bfiscal (?:year )?(?:19|20)?\d\d\b", re.IGNORECASE),
                   re.compile(r"(?:full|whole|entire)[- ]year|twelve months|12 months|year ended|years ended"
                              r"|fiscal year|\bannual|\bFY\b|january\s*[-\u2013]\s*december", re.IGNORECASE)),
 }
@@ -161,6 +181,8 @@ class Candidate:
     text: str
     near: str = ""  # its neighbourhood: its paragraph and the ones either side; a table row alone
     row: bool = False
+    heading: str = ""  # the short line above it or above its table ("Hardness of grade SNB22-3")
+    cells: tuple[tuple[str, str], ...] = ()  # a table row's (column name, value) pairs
 
 
 @dataclass
@@ -306,8 +328,14 @@ def _entities(question: str) -> list[tuple[str, bool]]:
 
 def _answer_kind(question: str) -> str | None:
     q = _fold(question)
+    if re.search(r"\b(?:phone|telephone|fax|mobile|cell|contact)(?: number)?\b", q) and re.search(r"\bnumber\b|\bphone\b", q):
+        return "phone"
+    if re.search(r"\b(?:which|what|at which|in which) (?:venue|hotel|building|room|address|street|hall|stadium|arena)\b", q):
+        return "venue"
     if _MONEY_ASK.search(question):
         return "money"
+    if _measure(question) is not None and re.match(r"^(?:what|which)\b", q):
+        return "quantity"
     if re.search(r"\bhow (?:many|much|long|often|far|old|tall|big|large|high|heavy|fast)\b|\bwhat (?:percentage|share|"
                  r"proportion|number|amount|fraction)\b", q):
         return "quantity"
@@ -320,6 +348,37 @@ def _answer_kind(question: str) -> str | None:
     if re.search(r"^(?:who|whom)\b|\b(?:who|whom) (?:is|was|are|were|did|does|do|will|can|should)\b", q):
         return "person"
     return None
+
+
+def _measure(question: str) -> str | None:
+    """The noun of the measure a what-question asks for ("revenue", "density"), if any."""
+    words = [_fold(m.group(0)) for m in _WORD.finditer(question)]
+    return next((w for w in words if w in MEASURES), None)
+
+
+def _counted(question: str) -> str | None:
+    """The noun a how-many question counts ("how many full-time employees" -> "employees"): the last
+    word of the run after "how many", unless it is a name (entities are checked as such)."""
+    m = re.search(r"\bhow many\s+((?:[\w'-]+\s+){0,3}?[\w'-]+)(?=\s+(?:" + "|".join(
+        sorted(_AUXILIARIES | _COPULAS | _PREPOSITIONS | {"there", "have", "has", "were", "are", "did"}))
+        + r")\b|\s*[?,.]|$)", question, re.IGNORECASE)
+    if m is None:
+        return None
+    noun = m.group(1).split()[-1].split("-")[-1]
+    return None if noun[:1].isupper() or _fold(noun) in GENERIC_TERMS else _fold(noun)
+
+
+def _measured(question: str, measure: str) -> str | None:
+    """What a measure is of ("the price of oranges" -> "oranges"): the last word before the next
+    preposition or the end, unless it is a name (entities are checked as such)."""
+    m = re.search(rf"\b{re.escape(measure)}\s+of\s+(?:the\s+|a\s+|an\s+)?((?:[\w'-]+\s+){{0,3}}?[\w'-]+)"
+                  r"(?=\s+(?:" + "|".join(sorted(_PREPOSITIONS | _AUXILIARIES | _COPULAS)) + r")\b|\s*[?,.]|$)",
+                  question, re.IGNORECASE)
+    if m is None:
+        return None
+    words = m.group(1).split()
+    word = words[-1]
+    return None if any(w[:1].isupper() for w in words) or any(ch.isdigit() for ch in word) or _fold(word) in GENERIC_TERMS else _fold(word)
 
 
 def _content_terms(question: str, taken: Iterable[str]) -> list[tuple[str, bool]]:
@@ -368,6 +427,9 @@ def _constraints(question: str) -> list[Constraint]:
                      question, re.IGNORECASE):
         constraints += [Constraint("month", m.capitalize()) for m in months if m != "may" or re.search(r"\bMay\b", question)]
     constraints += [Constraint("number", n) for n in _numbers(question, years)]
+    constraints += [Constraint("comparison", f"{word} {n}") for word, n in _comparisons(question)]
+    constraints += [Constraint("season", (m.group(1) or m.group(2)).lower())
+                    for m in _SEASON_ASK.finditer(question)]
     entities = _entities(question)
     constraints += [Constraint("entity", e, scope="document" if owner else "near") for e, owner in entities]
     plain = question  # the words of a period ("full year", "first half") are no content terms
@@ -378,6 +440,14 @@ def _constraints(question: str) -> list[Constraint]:
     kind = _answer_kind(question)
     if kind:
         constraints.append(Constraint("answer", kind))
+    # The number must come with what it counts or measures: the sentence or row that holds it names it.
+    noun = _counted(question) if re.search(r"\bhow many\b", question, re.IGNORECASE) else (
+        _measure(question) if kind in ("quantity", "money") else None)
+    if noun is not None:
+        constraints.append(Constraint("measure", noun))
+        thing = _measured(question, noun)
+        if thing is not None:
+            constraints.append(Constraint("object", thing, scope="near"))
     return constraints
 
 
@@ -407,8 +477,42 @@ def _number_in(number: str, text: str) -> bool:
     return any(re.search(rf"\b{w}\b", text, re.IGNORECASE) for w in words)
 
 
-@lru_cache(maxsize=4096)
+# Names that stand for one another: a question rarely spells a name as the document does
+# ("COVID19" / "2019-nCoV", "USA" / "United States"). Each group is one thing; a name of a group is
+# met by any of its names. Folded (lower case, no accents), compared as whole words.
+ALIASES: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
+    {"covid-19", "covid19", "covid", "2019-ncov", "ncov", "sars-cov-2", "sars cov 2", "novel coronavirus",
+     "coronavirus disease 2019", "2019 novel coronavirus", "wuhan coronavirus"},
+    {"usa", "us", "u.s.", "u.s.a.", "united states", "united states of america", "america"},
+    {"uk", "u.k.", "united kingdom", "great britain", "britain"},
+    {"eu", "european union"},
+    {"uae", "united arab emirates"},
+    {"who", "world health organization", "world health organisation"},
+    {"cdc", "centers for disease control", "centers for disease control and prevention"},
+    {"spanish influenza", "spanish flu", "1918 influenza", "1918 flu", "1918 pandemic"},
+    {"swine flu", "swine influenza", "h1n1"},
+    {"bird flu", "avian influenza", "avian flu"},
+    {"mers", "mers-cov", "middle east respiratory syndrome"},
+    {"sars", "sars-cov", "severe acute respiratory syndrome"},
+))
+
+
+def _aliases(entity: str) -> list[str]:
+    """The other names of `entity` (ALIASES), not itself."""
+    folded = _fold(entity)
+    return sorted(name for group in ALIASES if folded in group for name in group if name != folded)
+
+
 def _entity_in(entity: str, text: str) -> bool:
+    """`entity` or one of its other names (ALIASES) in `text`."""
+    if _entity_spelled_in(entity, text):
+        return True
+    folded = _fold(text)
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])", folded) for name in _aliases(entity))
+
+
+@lru_cache(maxsize=4096)
+def _entity_spelled_in(entity: str, text: str) -> bool:
     """`entity` in `text`: each of its words (all but one of three or more) as a word, a stem or
     a word an edit away (typing errors); or written without its spaces and hyphens ("COVID19" for
     "COVID-19"); or, an acronym, as the initials of capitalised words ("US": "United States")."""
@@ -445,12 +549,51 @@ def _entity_stems(entity: str) -> set[str]:
     return _stems(entity.replace("-", " "))
 
 
+# Numbers that count nothing: a year or decade, the day of a date, a number inside a code ("node-2",
+# "SNB22-3"), a page, a reference marker ("[19]"), an item's numbering ("4.", "b)").
+_MONTH_NAMES = "|".join([*MONTHS, "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec"])
+_NO_QUANTITY = re.compile(
+    r"(?<![\d.,$€£¥])(?:1[89]\d\d|20\d\d)s?(?![\d.,]\d|\s*(?:%|percent))"
+    rf"|\b(?:{_MONTH_NAMES})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH_NAMES})\b"
+    r"|\b\d{1,2}(?:st|nd|rd|th)?\s*[-\u2013]\s*\d{1,2}(?:st|nd|rd|th)?\s+(?:" + _MONTH_NAMES + r")\b"
+    r"|[A-Za-z]+\d*-\d+(?:-\d+)*\b|\b[A-Za-z]+\d+\w*"
+    r"|\b(?:page|pages|pp?\.|pg\.?)\s*:?\s*\d+|\[\d{1,3}\]"
+    r"|\b(?:mm|cm|dm|m|km|in|ft)\s?[23]\b"
+    r"|(?:^|(?<=[.;:]\s))\(?\d{1,2}[.)](?=\s|$)|\s\d{1,2}\.\s*$",
+    re.IGNORECASE)
+# ... nor is a street number, a ZIP code or a phone number (case matters: "MD 20910", not "of 20000").
+_ADDRESS_NUMBERS = re.compile(
+    r"\b\d+\s+(?:[A-Z]\w*\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Highway|Hwy|Boulevard|Blvd|Drive|Lane|Way)\b"
+    r"|\b[A-Z]{2}\s+\d{5}(?:-\d{4})?\b|\(\d{3}\)\s?\d{3}[-.\s]\d{4}|\b\d{3}[-.]\d{3}[-.]\d{4}\b")
+_QUANTITY_WORDS = re.compile(r"\b(?:" + "|".join(w for w in NUMBER_WORDS if w != "one") + r"|none|nil|no one)\b",
+                             re.IGNORECASE)
+# An amount of money: a number with its currency beside it ("$ 282,121", "95 dollars", "CHF 12 m").
+_CURRENCY = r"(?:[$€£¥₹`]|\b(?:USD|EUR|CHF|GBP|JPY|CAD|AUD|INR|Rs\.?|US\$))"
+_CURRENCY_WORD = r"(?:dollars?|euros?|francs?|pounds?|cents?|yen|rupees?|crores?|lakhs?|USD|EUR|CHF|GBP|JPY|INR)\b"
+_AMOUNT = re.compile(rf"{_CURRENCY}\s?[-(]?\d|\d[\d,.]*\s?(?:(?:million|billion|thousand|m|bn|k)\s)?\s?{_CURRENCY_WORD}"
+                     r"|\bfree(?: of charge)?\b|\bno (?:cost|charge|fee)\b", re.IGNORECASE)
+
+
+# Capitalised words of letters and forms that name no one ("To Whom it May Concern", "Best Regards").
+NOT_NAMES = frozenset("""
+    dear regards best sincerely concern hi hello thanks thank cheers yours kind warm attn re fw fwd subject cc bcc
+    sent page table figure fig chapter section note notes appendix
+""".split())
+_PHONE = re.compile(r"(?<!\d)(?:\+?\d{1,3}[\s.-]?)?\(?\d{2,4}\)?[\s.-]?\d{3}[\s.-]?\d{3,4}(?!\d)")
+_VENUE = re.compile(r"\b(?:hotel|centre|center|hall|venue|building|room|stadium|arena|campus|auditorium|theatre|theater|"
+                    r"club|conference cent(?:re|er)|street|avenue|road|boulevard|square|floor|suite)\b|\b\d+\s+[A-Z]\w+\s+"
+                    r"(?:Street|St|Avenue|Ave|Road|Rd|Strasse|Straße)\b", re.IGNORECASE)
+
+
 def _has_number(text: str, exclude: Iterable[str]) -> bool:
+    """A number that counts or measures something, other than the question's own numbers: years,
+    dates, codes, pages, markers and list numbering are none."""
     own = set(exclude)
-    for m in _NUMBER.finditer(text.replace(",", "")):
+    plain = _ADDRESS_NUMBERS.sub(" ", _NO_QUANTITY.sub(" ", text))
+    for m in _NUMBER.finditer(plain.replace(",", "")):
         if m.group(0).lstrip("+-") not in own:
             return True
-    return re.search(r"\b(?:" + "|".join(NUMBER_WORDS) + r"|none|no|nil)\b", text, re.IGNORECASE) is not None
+    return _QUANTITY_WORDS.search(plain) is not None
 
 
 def _has_name(text: str, asked: set[str]) -> bool:
@@ -458,7 +601,8 @@ def _has_name(text: str, asked: set[str]) -> bool:
     month or weekday): a name of a person, place or organisation."""
     for m in _WORD.finditer(text):
         word = m.group(0)
-        if not word[:1].isupper() or _stem(word) in asked or word.lower() in QUESTION_WORDS | set(MONTHS + WEEKDAYS):
+        if (not word[:1].isupper() or _stem(word) in asked or word.lower() in QUESTION_WORDS | set(MONTHS + WEEKDAYS)
+                or word.lower() in NOT_NAMES):
             continue
         before = text[: m.start()].rstrip()
         if before and before[-1] not in ".!?:;|\u2014\u2013-•\"(":
@@ -466,13 +610,65 @@ def _has_name(text: str, asked: set[str]) -> bool:
     return False
 
 
+# A season the question names as a time ("last spring", "the summer campaign"); "fall" only after a
+# word that makes it one.
+_SEASON_ASK = re.compile(r"\b(spring|summer|autumn|winter)\b|\b(?:last|this|next|the|in)\s+(fall)\b", re.IGNORECASE)
+_LESS = r"(?:fewer|less|lower|under|below|at most|up to|no more)"
+_MORE = r"(?:more|greater|higher|over|above|at least|exceeding|in excess of)"
+
+
+def _season_in(season: str, text: str) -> bool:
+    """The season as a time: lower case, or capitalised where a sentence or line starts ("Silver
+    Spring, MD" is a place)."""
+    for m in re.finditer(rf"\b{season}", text, re.IGNORECASE):
+        before = text[: m.start()].rstrip()
+        if m.group(0)[0].islower() or not before or before[-1] in ".!?:;|\u2014-":
+            return True
+    return False
+
+
+def _comparisons(question: str) -> list[tuple[str, str]]:
+    """("fewer than", "19")-like bounds on a number of the question."""
+    found = []
+    for direction in (_LESS, _MORE):
+        for m in re.finditer(rf"\b({direction})(?:\s+than)?\s+(\d[\d,]*(?:\.\d+)?)\b", question, re.IGNORECASE):
+            found.append(("fewer than" if direction == _LESS else "more than", m.group(2).replace(",", "")))
+    return found
+
+
+def _comparison_met(value: str, text: str) -> bool:
+    """The text bounds the number the same way, or at least not the other way ("19 units or more"
+    answers no question about fewer than 19)."""
+    word, number = value.rsplit(" ", 1)
+    same, other = (_LESS, _MORE) if word == "fewer than" else (_MORE, _LESS)
+    plain = text.replace(",", "")
+
+    def bounded(direction: str) -> bool:
+        return re.search(rf"\b{direction}(?:\s+than)?\s+{re.escape(number)}\b|(?<![\d.]){re.escape(number)}\b"
+                         rf"(?:\s+[\w|]+){{0,3}}\s+(?:or|and)\s+{direction}\b", plain, re.IGNORECASE) is not None
+
+    return bounded(same) or not bounded(other)
+
+
+def _row_values(text: str) -> str:
+    """A self-describing row's cell values without its title and column names (whose numbers,
+    "Column 1", "Sales (a)", count nothing)."""
+    cells = text.rsplit(TITLE_SEPARATOR, 1)[-1].split("; ")
+    return " ; ".join(cell.rsplit(": ", 1)[-1] for cell in cells)
+
+
 def _answer_met(kind: str, text: str, question: str, own_numbers: Sequence[str]) -> bool:
     """Whether `text` holds the kind of answer asked for, in words other than the question's own
     (the "day" of "family day" is no date; the "place" of "take place" no place)."""
     asked = _stems(question)
-    rest = " ".join(w if _stem(w) not in asked else "_" for w in re.split(r"(\s+)", text) if w)
+    rest = "".join(w if w.isspace() or _stem(w) not in asked else "_" for w in re.split(r"(\s+)", text) if w)
+    if kind in ("money", "quantity") and _is_row(text):
+        rest = _row_values(rest)
     if kind == "money":
-        return _MONEY.search(rest) is not None and _has_number(rest, own_numbers)
+        # A table row names its currency once, in its title ("In millions of CHF"): any amount of it.
+        if _is_row(text):
+            return _has_number(rest, own_numbers)
+        return _AMOUNT.search(rest) is not None and _has_number(rest, own_numbers)
     if kind == "quantity":
         return _has_number(rest, own_numbers)
     if kind == "date":
@@ -481,6 +677,10 @@ def _answer_met(kind: str, text: str, question: str, own_numbers: Sequence[str])
         return _PLACE.search(rest) is not None or _has_name(text, asked)
     if kind == "person":
         return _has_name(text, asked)
+    if kind == "phone":
+        return _PHONE.search(text) is not None
+    if kind == "venue":
+        return _VENUE.search(rest) is not None
     return True
 
 
@@ -494,6 +694,8 @@ class _Scope:
     near_stems: set[str]
     row_heads: list[set[str]]
     row: bool = False
+    heading: str = ""
+    cells: tuple[tuple[str, str], ...] = ()
 
 
 def unmet(constraints: Sequence[Constraint], text: str, context: str = "", *, question: str = "") -> list[Constraint]:
@@ -518,17 +720,38 @@ def _unmet(constraints: Sequence[Constraint], scope: _Scope, question: str,
             ok = re.search(rf"\b{c.value[:3]}", scope.text, re.IGNORECASE) is not None
         elif c.kind == "number":
             ok = _number_in(c.value, scope.text)
+        elif c.kind == "comparison":
+            ok = _comparison_met(c.value, scope.text)
+        elif c.kind == "season":
+            ok = _season_in(c.value, f"{scope.heading} {scope.text}")
         elif c.kind == "entity":
             ok = _entity_met(c, scope)
         elif c.kind == "term":
             ok = c.soft or bool(scope.near_stems & (variants or {}).get(c.value, {_stem(c.value)}))
         elif c.kind == "answer":
             ok = _answer_met(c.value, scope.text, question, own_numbers)
+        elif c.kind == "object":
+            ok = bool(scope.near_stems & (variants or {}).get(c.value, {_stem(c.value)}))
+        elif c.kind == "measure":
+            ok = bool(_stems(f"{scope.heading} {scope.text}") & (variants or {}).get(c.value, {_stem(c.value)}))
         else:
             ok = True
+        if ok and c.kind in ("entity", "measure") and scope.cells and not _cell_filled(c, scope.cells):
+            ok = False
         if not ok:
             failed.append(c)
     return failed
+
+
+_EMPTY_CELL = re.compile(r"^[\s\-\u2013\u2014]*$")
+
+
+def _cell_filled(c: Constraint, cells: Sequence[tuple[str, str]]) -> bool:
+    """A column the question names ("Rockwell C", "Charpy impact strength") holds a value in the
+    row, or the row does not answer it (an empty cell, a dash)."""
+    named = [value for name, value in cells if name and (
+        _entity_in(c.value, name) if c.kind == "entity" else bool(_stems(name) & {_stem(c.value)}))]
+    return not named or any(not _EMPTY_CELL.match(value) for value in named)
 
 
 def _entity_met(c: Constraint, scope: _Scope) -> bool:
@@ -541,7 +764,21 @@ def _entity_met(c: Constraint, scope: _Scope) -> bool:
         return _entity_in(c.value, scope.near) or _entity_in(c.value, scope.document)
     if _entity_in(c.value, scope.near):
         return True
-    return bool(_entity_stems(c.value) & scope.near_stems) and _entity_in(c.value, scope.document)
+    own = _entity_stems(c.value) - _generic_name_stems()  # "Cardiff" of "Cardiff City", not its "City"
+    return bool(own & scope.near_stems) and _entity_in(c.value, scope.document)
+
+
+# Words many names share: one of them near the candidate does not bring the name's other words there.
+GENERIC_NAME_WORDS = """
+    city county state states zone group team club company inc corp ltd llc plc university college school
+    department division office national international united new north south east west central general
+    fc association society institute bank hospital centre center
+"""
+
+
+@lru_cache(maxsize=1)
+def _generic_name_stems() -> frozenset[str]:
+    return frozenset(_stems(GENERIC_NAME_WORDS))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -596,33 +833,54 @@ def _passage_candidates(n: int, text: str) -> list[Candidate]:
     lines = [line.strip() for line in text.splitlines()]
     lines = [line for line in lines if line and line != "[…]"]
     found: list[Candidate] = []
-    block_head = ""
+    block_head = heading = ""
     for i, line in enumerate(lines):
         if _is_row(line):
-            found.append(Candidate(n=n, text=line, near=line, row=True))
+            cells = tuple((name, value) for name, _, value in (c.rpartition(": ") for c in
+                                                               line.rsplit(TITLE_SEPARATOR, 1)[-1].split("; ")))
+            found.append(Candidate(n=n, text=line, near=line, row=True, heading=heading, cells=cells))
             block_head = ""
             continue
         if _is_raw_row(line):
             if not block_head:
                 block_head = line
-                found.append(Candidate(n=n, text=line, near=line, row=True))
+                found.append(Candidate(n=n, text=line, near=line, row=True, heading=heading))
             else:
                 joined = f"{block_head} {line}"
-                found.append(Candidate(n=n, text=joined, near=joined, row=True))
+                names, values = block_head.split(" | "), line.split(" | ")
+                cells = tuple((name, values[k].strip() if k < len(values) else "") for k, name in enumerate(names))
+                found.append(Candidate(n=n, text=joined, near=joined, row=True, heading=heading, cells=cells))
             continue
         block_head = ""
-        # The paragraph, with the short lines right before and after it (a heading, a label).
-        near = " ".join([lines[j] for j in (i - 1,) if j >= 0 and len(lines[j]) <= SHORT_LINE and not _is_row(lines[j])]
-                        + [line] + [lines[j] for j in (i + 1,) if j < len(lines) and len(lines[j]) <= SHORT_LINE
-                                    and not _is_row(lines[j])])
+        above, heading = heading, line if len(line) <= HEADING_CHARS else ""
+        near = _neighbourhood(lines, i)
         sentences = [s.strip() for s in _SENTENCE_END.split(line) if len(s.strip()) > 1]
         following = ""
         if i + 1 < len(lines) and not _is_row(lines[i + 1]) and not _is_raw_row(lines[i + 1]):
             following = _SENTENCE_END.split(lines[i + 1])[0].strip()
         for k, sentence in enumerate(sentences):
             after = sentences[k + 1] if k + 1 < len(sentences) else following
-            found.append(Candidate(n=n, text=f"{sentence} {after}".strip(), near=near))
+            found.append(Candidate(n=n, text=f"{sentence} {after}".strip(), near=near, heading=above))
     return found
+
+
+def _neighbourhood(lines: Sequence[str], i: int) -> str:
+    """Line `i` of prose with the lines around it, up to NEAR_CHARS of them on each side (a PDF's
+    text breaks a paragraph into many short lines; a heading or a label is a short line too),
+    stopping at a table row."""
+    before: list[str] = []
+    j, size = i - 1, 0
+    while j >= 0 and size < NEAR_CHARS and not _is_row(lines[j]) and not _is_raw_row(lines[j]):
+        before.insert(0, lines[j])
+        size += len(lines[j])
+        j -= 1
+    after: list[str] = []
+    j, size = i + 1, 0
+    while j < len(lines) and size < NEAR_CHARS and not _is_row(lines[j]) and not _is_raw_row(lines[j]):
+        after.append(lines[j])
+        size += len(lines[j])
+        j += 1
+    return " ".join([*before, lines[i], *after])
 
 
 def _row_heads(text: str) -> list[set[str]]:
@@ -748,7 +1006,8 @@ def _best(question: str, wanted: Sequence[Constraint], passages: Sequence[Scored
     for candidate in found:
         i = candidate.n - 1
         scope = _Scope(text=candidate.text, near=f"{candidate.near}\n{labels[i]}", document=documents[i],
-                       near_stems=near_stems[candidate.near] | label_stems[i], row_heads=heads[i], row=candidate.row)
+                       near_stems=near_stems[candidate.near] | label_stems[i], row_heads=heads[i], row=candidate.row,
+                       heading=candidate.heading, cells=candidate.cells)
         failed = _unmet(wanted, scope, question, variants)
         hard = sum(1 for c in failed if c.kind != "term")
         missing = sum(weight[c.value] for c in failed if c.kind == "term" and c.value in weight)

@@ -152,3 +152,91 @@ def test_an_llm_answer_about_another_year_is_replaced_by_not_covered(fake_llm, c
 def test_an_unanswerable_question_never_reaches_the_llm(fake_llm, conversation):
     result = answer_create(conversation=conversation, question="What was Harbour Logistics revenue in 2021?")
     assert result["abstained"] and fake_llm.requests == []
+
+
+def test_a_how_many_answer_names_what_it_counts_in_the_same_sentence():
+    text = ("The depot stores tents and blankets. Its roof was repaired last week. "
+            "It received 40 pallets in 2023.")
+    assert not verdict("How many tents did the depot receive?", [passage(text)]).answerable
+    counted = verdict("How many pallets did the depot receive?", [passage(text)])
+    assert counted.answerable and ("measure 'pallets'", counted.nearest) in counted.met
+
+
+def test_a_year_a_date_or_a_code_is_no_count():
+    text = "Roberts joined Norwich on 26 June 1993 and celebrated his goals with the fans of the SNB22-3 stand."
+    refused = verdict("How many goals did Roberts score for Norwich?", [passage(text)])
+    assert not refused.answerable and "answer 'quantity'" in refused.unmet
+    assert verdict("How many goals did Roberts score for Norwich?",
+                   [passage("Roberts scored 61 goals for Norwich.")]).answerable
+
+
+def test_an_amount_of_money_has_its_currency_beside_it():
+    text = "The laptops cost less than expected. 4 laptops were delivered on Monday."
+    assert not verdict("How much did the laptops cost?", [passage(text)]).answerable
+    assert verdict("How much did the laptops cost?", [passage("The laptops cost $1,200 in total.")]).answerable
+
+
+def test_what_was_a_measure_asks_for_a_number_with_the_measure():
+    text = "Harbour Logistics reported strong revenue growth. Harbour Logistics moved to Geneva in 2019."
+    refused = verdict("What was Harbour Logistics revenue in 2019?", [passage(text)])
+    assert not refused.answerable
+    assert verdict("What was Harbour Logistics revenue in 2019?",
+                   [passage("Harbour Logistics revenue was 38 million francs in 2019.")]).answerable
+
+
+def test_an_empty_cell_of_the_column_asked_about_answers_nothing():
+    rows = "Hardness of grade SNB22-3 — Grade: SNB22-3; Brinell: 293-375; Rockwell C: -"
+    refused = verdict("What is the Rockwell C hardness of SNB22-3?", [passage(rows)])
+    assert not refused.answerable and "entity 'Rockwell C'" in refused.unmet
+    assert verdict("What is the Brinell hardness of SNB22-3?", [passage(rows)]).answerable
+
+
+def test_a_bound_on_a_number_must_not_be_the_opposite_one():
+    text = "The student activities fee is 95 dollars for students enrolled in 19 units or more."
+    assert not verdict("What is the student activities fee for students enrolled in fewer than 19 units?",
+                       [passage(text)]).answerable
+    assert verdict("What is the student activities fee for students enrolled in more than 19 units?",
+                   [passage(text)]).answerable
+
+
+def test_a_phone_number_asked_for_needs_one():
+    text = "Best Regards, Mallori Harrell, Unstructured Technologies. The logo is attached to this email."
+    assert not verdict("What is Mallori Harrell's phone number?", [passage(text)]).answerable
+    assert verdict("What is Mallori Harrell's phone number?",
+                   [passage(text + " Mallori Harrell, phone: (702) 939-3254.")]).answerable
+
+
+def test_a_season_asked_about_must_be_the_candidates():
+    text = "Staff take summer holidays in turn. The office is in Boston. The spring safety campaign starts on 1 March."
+    assert not verdict("When does the summer safety campaign start?", [passage(text)]).answerable
+    assert verdict("When does the spring safety campaign start?", [passage(text)]).answerable
+    # A capitalised season inside a sentence is a name, not a time.
+    assert not verdict("When does the spring safety campaign start?",
+                       [passage("The safety campaign starts on 1 March, said the office in Silver Spring.")]).answerable
+
+
+def test_names_that_stand_for_one_another_meet_each_other():
+    text = "The most common symptoms of 2019-nCoV infection are fever, cough and fatigue."
+    assert verdict("What are the most common symptoms of COVID19?", [passage(text)]).answerable
+    usa = verdict("When was the first case confirmed in the USA?",
+                  [passage("The first case in the United States was confirmed on 20 January 2020.")])
+    assert usa.answerable and ("entity 'USA'", usa.nearest) in usa.met
+
+
+def test_one_generic_word_of_a_name_does_not_bring_the_name():
+    filler = "He was known for his heading and his work rate in training. " * 8  # more than NEAR_CHARS
+    text = f"Two Norwich City players scored in the final.\n{filler}\nCardiff City were relegated that season."
+    refused = verdict("How many Cardiff City players scored in the final?", [passage(text)])
+    assert not refused.answerable and "entity 'Cardiff City'" in refused.unmet
+
+
+@pytest.mark.django_db
+def test_the_review_page_shows_why_an_answer_abstained(extractive, conversation, staff):
+    from django.test import Client
+
+    result = answer_create(conversation=conversation, question="What was Harbour Logistics revenue in 2021?")
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/review/answers/{result['answer_id']}/").content.decode()
+    assert "Answerability (passages):</strong> abstained" in page
+    assert "Unmet: year &#x27;2021&#x27;" in page

@@ -4,7 +4,10 @@
         --questions $DATA/covid-qa/qa-dev.jsonl [--unanswerable bench/data/offcorpus-questions.jsonl] \
         [--backend extractive] [--limit N] [--unanswerable-limit N] [--json FILE] [--answers FILE.jsonl]
     python manage.py evaluate_answers --documents $DATA/docs \
-        --questions bench/data/company-qa.jsonl --unanswerable bench/data/company-unanswerable.jsonl
+        --questions bench/data/company-qa.jsonl --unanswerable bench/data/company-unanswerable.jsonl [-v 2]
+
+With `-v 2`, each question's outcome and why (the answerability check's verdict: which constraint
+was met by which sentence or row, or what the nearest one lacks) is printed before the report.
 
 `--corpus` is a jsonl of texts (`_id`, `text`, optional `title`); `--documents` a folder of files,
 each uploaded through the product's own check and parser (bench/documents.py). A question with a
@@ -93,6 +96,8 @@ class Command(AppCommand):
         rows = [self._ask(user, collection, q["question"], options["backend"], q.get("history")) for q in questions]
         unanswerable = jsonl(options["unanswerable"])[: options["unanswerable_limit"]] if options["unanswerable"] else []
         off = [self._ask(user, collection, q["question"], options["backend"]) for q in unanswerable]
+        if options["verbosity"] >= 2:
+            self._explain(questions, rows, off, unanswerable)
         report = self._report(questions, rows, off, options["backend"] or llm.configured_backend_name())
         width = max(len(k) for k in report)
         for key, value in report.items():
@@ -121,6 +126,17 @@ class Command(AppCommand):
         total = (time.perf_counter() - started) * 1000
         trace = answer_trace(Answer.objects.get(pk=final["answer_id"]))
         return {"final": final, "trace": trace, "ttft": ttft if ttft is not None else total, "total": total}
+
+    def _explain(self, questions: list[dict[str, Any]], rows: list[dict[str, Any]], off: list[dict[str, Any]],
+                 unanswerable: list[dict[str, Any]]) -> None:
+        """Per question (-v 2): answered or abstained, and why: the answerability check's verdict
+        (which constraint was met where, or what the nearest sentence or row lacks) or the gate's."""
+        for label, asked, answers in (("answerable", questions, rows), ("unanswerable", unanswerable, off)):
+            for question, row in zip(asked, answers):
+                trace = row["trace"]
+                why = (trace.answerability or {}).get("why") or trace.abstained_because or trace.relevance or ""
+                outcome = "abstained" if row["final"]["abstained"] else "answered"
+                self.stdout.write(f"{label} {question.get('id', '')} {outcome}: {question['question']}\n    {why}")
 
     def _report(self, questions: list[dict[str, Any]], rows: list[dict[str, Any]], off: list[dict[str, Any]], backend: str) -> dict[str, Any]:
         recall, answered, f1, em, lead, raw_valid, raw_total, post_valid, post_total = [], [], [], [], [], 0, 0, 0, 0
