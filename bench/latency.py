@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,7 +186,7 @@ def latency_measure(
             if search_mode == AFTER_WRITE_MODE:
                 written = _write_one_chunk(sources, number)
                 search_mode = "bm25"
-            with engine_override(engine) if engine else _no_override():
+            with engine_override(engine) if engine else nullcontext():
                 result, elapsed = _timed(
                     lambda: search(query, collection_ids=scope, top_k=TOP_K, mode=search_mode, rerank=False)  # type: ignore[arg-type]
                 )
@@ -204,11 +204,6 @@ def latency_measure(
                 latencies.add(mode, elapsed)
     latencies.load_after = os.getloadavg()[0]
     return latencies
-
-
-@contextmanager
-def _no_override() -> Iterator[None]:
-    yield
 
 
 def format_table(results: dict[int, dict[str, dict[str, float]]]) -> str:

@@ -60,7 +60,7 @@ def engine_current() -> str:
 def engine_status() -> dict[str, str]:
     """The engine and, for `sql`, why; for `pg_textsearch`, whether the server can still load it."""
     row = KeywordEngine.objects.first()
-    engine = engine_current()
+    engine = row.engine if row else engine_current()
     with connection.cursor() as cursor:
         unavailable = textsearch_unavailable_reason(cursor)
     if engine == PG_TEXTSEARCH:
@@ -137,12 +137,10 @@ def engine_switch(engine: str) -> str:
             # the new index from every transaction older than it (indcheckxmin), where keyword
             # search would find nothing.
             filled = _texts_from_postings(cursor)
-            ChunkTerm.objects.all().delete()
-            CollectionTerm.objects.all().delete()
+            postings_drop()
             summary = f"{len(collections)} bm25 indexes built ({filled} chunks' tokens taken from their postings); postings removed"
         else:
-            ChunkTerm.objects.all().delete()
-            CollectionTerm.objects.all().delete()
+            postings_drop()
             postings = postings_build()
             for collection_id in collections:
                 keyword_index_drop(collection_id)
@@ -201,7 +199,11 @@ def postings_build(collection_id: int | None = None) -> int:
     return written
 
 
-def postings_drop(collection_id: int) -> None:
-    """One collection's postings and document frequencies (a benchmark's, built to compare)."""
-    ChunkTerm.objects.filter(collection_id=collection_id).delete()
-    CollectionTerm.objects.filter(collection_id=collection_id).delete()
+def postings_drop(collection_id: int | None = None) -> None:
+    """The postings and document frequencies of one collection (a benchmark's, built to compare),
+    or of all."""
+    postings, frequencies = ChunkTerm.objects.all(), CollectionTerm.objects.all()
+    if collection_id is not None:
+        postings, frequencies = postings.filter(collection_id=collection_id), frequencies.filter(collection_id=collection_id)
+    postings.delete()
+    frequencies.delete()
