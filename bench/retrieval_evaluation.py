@@ -37,6 +37,7 @@ from ingestion.parsing import Element
 from ingestion.services import collection_build_signature_set, documents_index_elements
 from retrieval.bm25 import engine_override
 from retrieval.metrics import mrr_at, ndcg_at, recall_at
+from retrieval.rerank import reranker_override
 from retrieval.search import search
 
 
@@ -161,12 +162,23 @@ def engine_structures(collection_id: int, engines: list[str], *, log: Callable[[
 
 
 def evaluate(
-    dataset: BeirDataset, collection_id: int, modes: list[str], *, depth: int = 100, engines: list[str] | None = None
+    dataset: BeirDataset, collection_id: int, modes: list[str], *, depth: int = 100, engines: list[str] | None = None,
+    rerank_model: str | None = None, rerank_backends: list[str] | None = None,
 ) -> dict[str, Any]:
     """Each mode's quality and latency; with `engines`, the modes that use BM25 once per engine
-    ("bm25 [sql]", "hybrid [pg_textsearch]", ...)."""
+    ("bm25 [sql]", "hybrid [pg_textsearch]", ...); with `rerank_model` (a name or a path), the
+    reranking mode with that cross-encoder, once per backend of `rerank_backends`
+    ("hybrid+rerank [onnx-int8]": int8 beside fp32 on the same questions)."""
+    if rerank_model:
+        plain = [name for name in modes if not MODES[name]["rerank"]]
+        report: dict[str, Any] = evaluate(dataset, collection_id, plain, depth=depth, engines=engines) if plain else {}
+        for name in (name for name in modes if MODES[name]["rerank"]):
+            for backend in rerank_backends or [settings.RERANK_BACKEND]:
+                with reranker_override(rerank_model, backend):
+                    report[f"{name} [{backend}]"] = evaluate(dataset, collection_id, [name], depth=depth)[name]
+        return report
     if engines:
-        report: dict[str, Any] = {}
+        report = {}
         for name in modes:
             if MODES[name]["mode"] == "vector":
                 report.update(evaluate(dataset, collection_id, [name], depth=depth))

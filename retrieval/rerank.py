@@ -9,8 +9,10 @@ request, and say why (in the search response's notices and the answer's notice).
 RERANK_BACKEND picks how the model runs:
 - `torch`: sentence-transformers' CrossEncoder.predict;
 - `onnx`: its sequence-classification model exported to ONNX (fused attention) and run by
-  onnxruntime, with the activation predict applies (sigmoid for one-label models);
-- `onnx-int8`: that export with int8 dynamic quantisation (the default; see docs/benchmarks.md).
+  onnxruntime, with the activation predict applies (sigmoid for one-label models); the default
+  (scores equal to torch's, about twice as fast here);
+- `onnx-int8`: that export with int8 dynamic quantisation (faster again; its effect on ranking
+  quality is measured by `evaluate_retrieval --rerank-model PATH --rerank-backends ...`).
 The exports are made locally on first use and cached under EMBEDDING_CACHE_DIR, as the embedding
 model's are (runtime/onnx_export.py). A model that cannot be loaded or exported is a failure
 like any other: remembered, and search runs without reranking.
@@ -22,6 +24,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -169,9 +172,33 @@ class CrossEncoderReranker:
 
 _reranker: CrossEncoderReranker | None = None
 _reranker_lock = threading.Lock()
+_override = threading.local()
+_overrides: dict[tuple[str, str], CrossEncoderReranker] = {}
+
+
+@contextlib.contextmanager
+def reranker_override(model: str, backend: str) -> Iterator[CrossEncoderReranker]:
+    """Within the block, in this thread, searches rerank with `model` run by `backend` instead of
+    the configured reranker (evaluations comparing models or backends side by side). Each
+    (model, backend) loads once per process; a failure is remembered as for the configured one."""
+    key = (model, backend)
+    with _reranker_lock:
+        if key not in _overrides:
+            _overrides[key] = CrossEncoderReranker(model=model, retry_seconds=settings.RERANK_RETRY_SECONDS,
+                                                   backend=backend)
+        reranker = _overrides[key]
+    previous = getattr(_override, "reranker", None)
+    _override.reranker = reranker
+    try:
+        yield reranker
+    finally:
+        _override.reranker = previous
 
 
 def get_reranker() -> CrossEncoderReranker:
+    overridden = getattr(_override, "reranker", None)
+    if overridden is not None:
+        return overridden
     global _reranker
     if _reranker is None:
         with _reranker_lock:
