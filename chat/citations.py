@@ -5,7 +5,10 @@ citation of a quote, a (chunk, character span) with its own number:
 - a claim (chat.claims) copied from passage n quotes itself; otherwise the quote is the
   passage's sentence (or two adjacent sentences, or table row) that supports it best;
 - the quote must support the claim (chat.support: its numbers, names and most content words);
-  a marker whose passage holds no supporting quote is removed and the claim is unsupported;
+  a marker whose passage holds no supporting quote is removed; when no passage the claim cites
+  supports it but another passage does (a model's wrong number on a right fact), that passage
+  is cited instead, and said so in the trace; otherwise the claim is unsupported;
+- markers with no words ("[1] [2][3]") are no claim: removed, and such an answer is no answer;
 - a marker that names no passage given (a document's own "[7]" echoed by a model) is kept as
   plain text, never a link (chat.markers.neutralise);
 - two different quotes never share a number; a quote cited twice keeps its number. Numbers
@@ -93,23 +96,29 @@ def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> CitationChe
         judgement = ClaimRecord(text=plain(claim.body), markers=claim.markers)
         final: dict[int, int | None] = {}  # raw marker -> its citation's number (None: removed)
         reasons = []
+        wordless = not re.search(r"\w", judgement.text)
         for n in claim.markers:
+            if wordless:
+                final[n] = None  # "[1] [2][3]": markers that cite no claim are no answer
+                continue
             if not 1 <= n <= len(passages):
                 continue  # no passage of that number: the document's own bracket, kept as text
             span, why = supporting_quote(judgement.text, passages[n - 1].text)
             reasons.append(f"[{n}] {why}")
-            if span is None:
-                final[n] = None
-                continue
-            citation = _citation(passages[n - 1], n, *span)
-            key = (citation.chunk_id, citation.start, citation.end, citation.quote)
-            if key not in numbers:
-                numbers[key] = citation.n = len(numbers) + 1
-                citations.append(citation)
-            final[n] = numbers[key]
+            final[n] = None if span is None else _number(_citation(passages[n - 1], n, *span), numbers, citations)
+        cited_passages = [n for n in claim.markers if 1 <= n <= len(passages)]
+        if cited_passages and not wordless and all(final[n] is None for n in cited_passages):
+            # Every passage it cites fails it: a model often puts the wrong number on a right fact.
+            # Another passage that quotes or supports the claim is cited in place of the first marker.
+            found = _other_support(judgement.text, passages, skip=set(cited_passages))
+            if found is not None:
+                m, span = found
+                final[cited_passages[0]] = _number(_citation(passages[m - 1], m, *span), numbers, citations)
+                reasons.append(f"supported by passage [{m}] instead")
         judgement.cited = list(dict.fromkeys(k for k in final.values() if k is not None))
         judgement.supported = bool(judgement.cited)
-        judgement.why = "; ".join(reasons) if claim.markers else "no citation"
+        judgement.why = ("only citation markers, no claim" if wordless else
+                         "; ".join(reasons) if claim.markers else "no citation")
         judgements.append(judgement)
         rewritten, dropped = _rewrite(claim.text, final)
         removed += dropped
@@ -118,6 +127,27 @@ def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> CitationChe
     pieces.append(answer[last:])
     text = "".join(pieces).strip()
     return CitationCheck(text=text, citations=citations, claims=judgements, removed=removed)
+
+
+def _number(citation: Citation, numbers: dict[tuple[int, int | None, int | None, str], int],
+            citations: list[Citation]) -> int:
+    """The citation's number: the one its quote already has, else the next one."""
+    key = (citation.chunk_id, citation.start, citation.end, citation.quote)
+    if key not in numbers:
+        numbers[key] = citation.n = len(numbers) + 1
+        citations.append(citation)
+    return numbers[key]
+
+
+def _other_support(claim: str, passages: Sequence[ScoredChunk], *, skip: set[int]) -> tuple[int, tuple[int, int]] | None:
+    """The first passage (not in `skip`) holding a quote that supports the claim, with its span."""
+    for m, passage in enumerate(passages, start=1):
+        if m in skip:
+            continue
+        span, _ = supporting_quote(claim, passage.text)
+        if span is not None:
+            return m, span
+    return None
 
 
 def _rewrite(text: str, final: dict[int, int | None]) -> tuple[str, int]:

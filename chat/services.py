@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,6 +19,7 @@ from chat import llm
 from chat.answer_cache import CachedAnswer, answer_cache_key, answer_cache_put, cached_answer
 from chat.answerability import Verdict, answer_verdict, verdict
 from chat.citations import Citation, check_citations
+from chat.claims import without_markers
 from chat.generation import Generated, generate
 from chat.models import Answer, Conversation
 from chat.passages import Passage, passages_build, sentence_match_order
@@ -140,6 +142,7 @@ class Checked:
     removed: int
     abstained: bool
     claims: list[ClaimRecord] = field(default_factory=list)
+    why: str = ""  # why the check left no answer
 
 
 def answer_events(
@@ -169,12 +172,13 @@ def answer_events(
         pieces = generate(name, question, context.passages, messages, conversation.owner, query=retrieval.query)
         generated, ttft = yield from _token_events(pieces, started)
     checked = _check(generated.text, context.passages)
-    if answerable is not None and answerable.answerable and generated.backend != "extractive":
+    if answerable is not None and answerable.answerable and generated.backend != "extractive" and not checked.abstained:
         # The same check on what the language model returned: its answer with the sentences it cites.
         said = " ".join([checked.text, *(c.quote for c in checked.citations)])
         answerable = answer_verdict(question, said, constraints=answerable.constraints)
     if answerable is not None and not answerable.answerable and not checked.abstained:
-        checked = Checked(text=NOT_COVERED, citations=[], removed=checked.removed, abstained=True)
+        checked = Checked(text=NOT_COVERED, citations=[], removed=checked.removed, abstained=True, claims=checked.claims,
+                          why=answerable.why)
     if checked.abstained and not generated.text:
         yield "token", {"text": NOT_COVERED}
     trace = _trace(conversation, retrieval, context, generated, checked,
@@ -286,8 +290,15 @@ def _token_events(pieces: Generator[str, None, Generated], started: float) -> Ge
 
 def _check(text: str, passages: Sequence[ScoredChunk]) -> Checked:
     check = check_citations(text, passages)
-    if not check.citations or NOT_COVERED.lower().rstrip(".") in check.text.lower():
-        return Checked(text=NOT_COVERED, citations=[], removed=check.removed, abstained=True, claims=check.claims)
+    if NOT_COVERED.lower().rstrip(".") in check.text.lower():
+        return Checked(text=NOT_COVERED, citations=[], removed=check.removed, abstained=True, claims=check.claims,
+                       why="the answerer said the documents do not cover this")
+    if not check.citations:
+        why = ("nothing was generated" if not text.strip() else
+               "the answer held only citation markers" if not re.search(r"\w", without_markers(text)) else
+               "no sentence of the answer is supported by the passage it cites")
+        return Checked(text=NOT_COVERED, citations=[], removed=check.removed, abstained=True, claims=check.claims,
+                       why=why)
     return Checked(text=check.text, citations=check.citations, removed=check.removed, abstained=False,
                    claims=check.claims)
 
@@ -296,7 +307,8 @@ def _trace(conversation: Conversation, retrieval: Retrieval, context: Context, g
            checked: Checked, *, ttft: float, total: float, answerable: Verdict | None = None) -> AnswerTrace:
     result = retrieval.result
     refused = answerable is not None and not answerable.answerable
-    because = context.why if not context.covered else answerable.why if answerable and refused else None
+    because = (context.why if not context.covered else answerable.why if answerable and refused
+               else checked.why if checked.abstained else None)
     return AnswerTrace(
         collection=conversation.collection.slug, standalone_query=retrieval.query,
         retrieved=[RetrievedChunk(chunk_id=p.chunk_id, document_id=p.document_id, scores=asdict(p.scores),

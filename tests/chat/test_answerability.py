@@ -240,3 +240,22 @@ def test_the_review_page_shows_why_an_answer_abstained(extractive, conversation,
     page = client.get(f"/review/answers/{result['answer_id']}/").content.decode()
     assert "Answerability (passages):</strong> abstained" in page
     assert "Unmet: year &#x27;2021&#x27;" in page
+
+
+@pytest.mark.django_db
+def test_an_llm_answer_of_markers_only_is_no_answer_and_the_trace_says_why(fake_llm, conversation):
+    fake_llm.replies.append(Reply(text="[1] [2][1]"))
+    result = answer_create(conversation=conversation, question="What was Harbour Logistics revenue in 2022?")
+    assert result["abstained"] and result["answer"] == NOT_COVERED and result["citations"] == []
+    trace = answer_trace(Answer.objects.get(pk=result["answer_id"]))
+    assert trace.abstained_because == "the answer held only citation markers"
+
+
+@pytest.mark.django_db
+def test_an_llm_answer_no_passage_supports_abstains_for_that_reason_not_the_models(fake_llm, conversation):
+    fake_llm.replies.append(Reply(text="Harbour Logistics revenue was 99 million francs in 2022 [1]."))
+    result = answer_create(conversation=conversation, question="What was Harbour Logistics revenue in 2022?")
+    assert result["abstained"] and result["answer"] == NOT_COVERED
+    trace = answer_trace(Answer.objects.get(pk=result["answer_id"]))
+    assert trace.abstained_because == "no sentence of the answer is supported by the passage it cites"
+    assert trace.claims and not trace.claims[0].supported and "99" in trace.claims[0].why

@@ -74,3 +74,23 @@ def test_an_extractive_answer_keeps_a_documents_reference_numbers_as_text():
     assert [c.n for c in check.citations] == [1] and check.citations[0].quote.startswith("The spike protein")
     html = answer_html(check.text, [c.n for c in check.citations])
     assert html.count('class="cite"') == 1 and 'data-n="7"' not in html and 'data-n="8"' not in html
+
+
+def test_a_right_fact_with_the_wrong_number_cites_the_passage_that_supports_it():
+    check = check_citations("The board met in Vevey on 20 July 2023 [1].", [passage(MEMO, 2, "memo.txt"), passage(REPORT)])
+    assert check.text == "The board met in Vevey on 20 July 2023 [1]."
+    assert [(c.filename, c.quote, c.passage) for c in check.citations] == [
+        ("report.txt", "The board met in Vevey on 20 July 2023.", 2)]
+    assert check.claims[0].supported and "supported by passage [2] instead" in check.claims[0].why
+    assert check.removed == 0
+
+
+def test_a_fact_no_passage_supports_stays_unsupported_whatever_its_number():
+    check = check_citations("The board met in Lausanne on 20 July 2023 [1].", [passage(MEMO, 2, "memo.txt"), passage(REPORT)])
+    assert check.citations == [] and check.unsupported == ["The board met in Lausanne on 20 July 2023."]
+
+
+def test_markers_without_words_are_no_claim():
+    check = check_citations("[1] [2][1]", [passage(REPORT), passage(MEMO, 2, "memo.txt")])
+    assert check.citations == [] and check.text == ""
+    assert check.claims[0].why == "only citation markers, no claim" and not check.claims[0].supported
