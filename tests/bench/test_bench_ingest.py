@@ -16,6 +16,7 @@ def test_bench_ingest_reports_outcomes_and_checks_the_expected_table(tmp_path):
     call_command("bench_ingest", corpus, write_expected=table)
     text = table.read_text()
     assert "| `good.docx` | indexed |" in text and "| `empty.txt` | rejected: empty |" in text
+    assert text.startswith(f"# Expected ingestion outcome of each file in {corpus}\n")
     call_command("bench_ingest", corpus, expected=table)  # agrees with itself
     table.write_text(text.replace("| `empty.txt` | rejected: empty |", "| `empty.txt` | indexed |"))
     with pytest.raises(CommandError, match="1 outcome"):

@@ -125,7 +125,7 @@ class Command(AppCommand):
         summary = self._summary(outcomes, timings, chunks, pages, elapsed, stuck)
         self.stdout.write(summary["table"])
         if options["write_expected"]:
-            self._write_expected(options["write_expected"], outcomes, details)
+            self._write_expected(options["write_expected"], outcomes, details, folder=options["directory"])
         mismatches = []
         if options["expected"]:
             expected = read_expected(options["expected"])
@@ -162,13 +162,13 @@ class Command(AppCommand):
         ]
         return {"numbers": numbers, "table": "\n".join(lines)}
 
-    def _write_expected(self, path: Path, outcomes: dict[str, str], details: dict[str, str]) -> None:
+    def _write_expected(self, path: Path, outcomes: dict[str, str], details: dict[str, str], *, folder: Path) -> None:
         rows = ["| file | expected outcome | reason given to the user |", "|---|---|---|"]
         for name in sorted(outcomes):
             reason = re.sub(r"\s+", " ", details.get(name, "")).replace("|", "/")[:160]
             rows.append(f"| `{name}` | {outcomes[name]} | {reason} |")
         path.write_text(
-            "# Expected ingestion outcome of each file in ../shared/data/docs\n\n"
-            "Checked by `python manage.py bench_ingest ../shared/data/docs --expected docs/ingest-expected.md`.\n\n"
+            f"# Expected ingestion outcome of each file in {folder}\n\n"
+            f"Checked by `python manage.py bench_ingest {folder} --expected {path}`.\n\n"
             + "\n".join(rows) + "\n"
         )
