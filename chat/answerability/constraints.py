@@ -19,6 +19,7 @@ from chat.answerability.words import (
     MONEY_ASK,
     MONTHS,
     MORE,
+    NAME_CONNECTORS,
     NUMBER,
     NUMBER_WORDS,
     PERIODS,
@@ -128,6 +129,13 @@ def _entities(question: str) -> list[tuple[str, bool]]:
             if raw.endswith(("'s", "\u2019s")) or masked[m.end() : m.end() + 1] in ("'", "\u2019"):
                 close(True)
             continue
+        following = words[i + 1].group(0) if i + 1 < len(words) else ""
+        if (run and word.lower() in NAME_CONNECTORS and following[:1].isupper() and not gap.strip()
+                and not masked[m.end() : words[i + 1].start()].strip()):
+            run.append(word)  # "Hall of Fame", "Bank of America": one name
+            continue
+        if run and run[-1].lower() in NAME_CONNECTORS:
+            run.pop()
         close(_topic_position(words, start))
     close(_topic_position(words, start))
     result: dict[str, bool] = {}

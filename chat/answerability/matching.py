@@ -16,6 +16,7 @@ from chat.answerability.words import (
     MONTH_NAMES,
     MONTHS,
     MORE,
+    NAME_CONNECTORS,
     NUMBER,
     NUMBER_WORDS,
     PERIODS,
@@ -27,6 +28,7 @@ from chat.answerability.words import (
     fold,
     is_row,
     stem_of,
+    stem_tokenizer,
     stems_of,
     within_edits,
 )
@@ -91,19 +93,23 @@ def entity_in(entity: str, text: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def _entity_spelled_in(entity: str, text: str) -> bool:
-    """`entity` in `text`: each of its words (all but one of three or more) as a word, a stem or
+    """`entity` in `text`: each of its words (of three or more, all but a generic one) as a word, a stem or
     a word an edit away (typing errors); or written without its spaces and hyphens ("COVID19" for
     "COVID-19"); or, an acronym, as the initials of capitalised words ("US": "United States")."""
     folded = fold(text)
     compact = re.sub(r"[^a-z0-9]", "", fold(entity))
     if any(ch.isdigit() for ch in entity):  # a code: exactly, hyphens and spaces aside ("COVID19")
         return re.search(rf"(?<![a-z0-9]){re.escape(compact)}(?![a-z0-9])", folded.replace("-", "")) is not None
-    words = [w for w in re.split(r"[\s-]+", entity) if w]
+    words = [w for w in re.split(r"[\s-]+", entity) if w and w.lower() not in NAME_CONNECTORS]
     vocabulary = set(WORD.findall(folded))
     stems = stems_of(text)
-    hits = sum(1 for w in words if _word_in(w, vocabulary, stems))
-    if hits >= len(words) - (1 if len(words) >= 3 else 0):
-        return True
+    missing = [w for w in words if not _word_in(w, vocabulary, stems)]
+    # A long name may miss one word, if it is a word many names share ("Galaxy Gaming" for "Galaxy
+    # Gaming Inc"; but "Norwich City Hall of Fame" is no "Leicester City Hall of Fame").
+    if not missing or (len(words) >= 3 and len(missing) == 1 and stem_of(missing[0]) in _generic_name_stems()):
+        found = [w for w in words if w not in missing]
+        if len(found) < 2 or _together(found, folded):
+            return True
     if len(compact) >= 4 and compact in re.sub(r"[^a-z0-9]", "", folded):
         return True
     letters = re.sub(r"[^A-Za-z]", "", entity)
@@ -111,6 +117,24 @@ def _entity_spelled_in(entity: str, text: str) -> bool:
         initials = r"\W+".join(rf"{c}\w*" for c in letters)
         return re.search(rf"\b{initials}\b", text) is not None
     return False
+
+
+def _together(words: Sequence[str], folded: str) -> bool:
+    """The words of a name stand together somewhere in the (folded) text: within a window of a few
+    words more than the name has ("Norwich City F.C. Hall of Fame"), not scattered over it."""
+    tokens = WORD.findall(folded)
+    token_stems = stem_tokenizer()(" ".join(tokens)) if tokens else []
+    if len(token_stems) != len(tokens):
+        token_stems = [stem_of(t) for t in tokens]
+    wanted = [(fold(w), stem_of(w)) for w in words]
+    positions = [[i for i, (t, st) in enumerate(zip(tokens, token_stems)) if t == w or st == ws
+                  or (len(w) >= 5 and abs(len(t) - len(w)) <= 1 and t[:1] == w[:1] and within_edits(w, t, 1))]
+                 for w, ws in wanted]
+    if any(not p for p in positions):
+        return False
+    window = len(words) + 3
+    starts = sorted({i for p in positions for i in p})
+    return any(all(any(start <= i < start + window for i in p) for p in positions) for start in starts)
 
 
 def _word_in(word: str, vocabulary: set[str], stems: set[str]) -> bool:

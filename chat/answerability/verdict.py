@@ -17,6 +17,7 @@ from retrieval.types import ScoredChunk
 
 # Of the content terms some passage holds, the share the answering candidate must hold.
 TERM_SHARE = 0.0
+OWN_SHARE = 0.0
 
 
 # A question naming this many things the passages hold is specific enough to ignore a content
@@ -159,6 +160,10 @@ def _best(question: str, wanted: Sequence[Constraint], passages: Sequence[Scored
         hard = sum(1 for c in failed if c.kind != "term")
         missing = sum(weight[c.value] for c in failed if c.kind == "term" and c.value in weight)
         enough = total == 0 or (total - missing) >= TERM_SHARE * total - 1e-9
+        if enough and total and OWN_SHARE:
+            own = stems_of(f"{candidate.heading} {candidate.text}")
+            held = sum(weight[c.value] for c in terms if own & variants.get(c.value, set()))
+            enough = held >= OWN_SHARE * total - 1e-9
         key = (hard + (0 if enough else 1), hard, missing)
         if best is None or key < best[0]:
             best = (key, candidate, failed, enough)

@@ -233,3 +233,7 @@ def is_soft(word: str) -> bool:
 def shortened(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# Small words inside a name ("Hall of Fame", "Bank of America", "Procter & Gamble").
+NAME_CONNECTORS = frozenset({"of", "the", "and", "&", "de", "du", "von", "van", "for"})
