@@ -157,6 +157,8 @@ def _answer_kind(question: str) -> str | None:
     if re.search(r"\bhow (?:many|much|long|often|far|old|tall|big|large|high|heavy|fast)\b|\bwhat (?:percentage|share|"
                  r"proportion|number|amount|fraction)\b", q):
         return "quantity"
+    if re.search(r"\b(?:what|which) year\b", q):
+        return "year"
     if re.search(r"^when\b|\bwhen (?:is|was|were|did|does|do|will|would|can|could|should)\b|\b(?:what|which) (?:date|"
                  r"day|year|month|time)\b|\bon what date\b|\bby when\b|\bsince when\b", q):
         return "date"
@@ -255,6 +257,7 @@ def _constraints(question: str) -> list[Constraint]:
         plain = ask.sub(" ", plain)
     constraints += [Constraint("term", t, scope="near", soft=soft) for t, soft in
                     _content_terms(plain, [e for e, _ in entities])]
+    constraints += [Constraint("rate", unit) for unit in _rates(question)]
     kind = _answer_kind(question)
     if kind:
         constraints.append(Constraint("answer", kind))
@@ -281,3 +284,19 @@ def _comparisons(question: str) -> list[tuple[str, str]]:
         for m in re.finditer(rf"\b({direction})(?:\s+than)?\s+(\d[\d,]*(?:\.\d+)?)\b", question, re.IGNORECASE):
             found.append(("fewer than" if direction == LESS else "more than", m.group(2).replace(",", "")))
     return found
+
+
+_RATE_ASK = re.compile(r"\b(?:per|a|an|each|every)\s+(day|week|month|year|hour|minute|second|annum)\b"
+                       r"|\b(daily|weekly|monthly|yearly|annually|hourly)\b", re.IGNORECASE)
+_RATE_ADVERBS = {"daily": "day", "weekly": "week", "monthly": "month", "yearly": "year", "annually": "year",
+                 "hourly": "hour"}
+
+
+def _rates(question: str) -> list[str]:
+    """The time unit of a rate the question asks for ("per day", "a year", "annually"): the answer
+    must be a rate of that unit, not any number near the topic."""
+    units = []
+    for m in _RATE_ASK.finditer(question):
+        unit = (m.group(1) or _RATE_ADVERBS[m.group(2).lower()]).lower()
+        units.append("year" if unit == "annum" else unit)
+    return list(dict.fromkeys(units))

@@ -22,8 +22,10 @@ from chat.answerability.words import (
     PERIODS,
     PLACE,
     QUESTION_WORDS,
+    SHORT_YEAR,
     WEEKDAYS,
     WORD,
+    YEAR,
     YEAR_RANGE,
     fold,
     is_row,
@@ -254,6 +256,22 @@ def _row_values(text: str) -> str:
     return " ; ".join(cell.rsplit(": ", 1)[-1] for cell in cells)
 
 
+_RATE_FORMS = {
+    "day": r"per day|a day|each day|every day|daily|/\s?day|/\s?d\b|\bb/d\b|\bbpd\b|per diem|\bday\b",
+    "week": r"per week|a week|each week|every week|weekly|/\s?w(?:ee)?k\b|\bweek\b",
+    "month": r"per month|a month|each month|every month|monthly|/\s?mo(?:nth)?\b|\bmonth\b",
+    "year": r"per year|a year|each year|every year|yearly|annually|annual|per annum|p\.a\.|/\s?y(?:ea)?r\b|\byear\b",
+    "hour": r"per hour|an hour|each hour|every hour|hourly|/\s?h(?:ou)?r\b|\bkm/h\b|\bmph\b|\bhour\b",
+    "minute": r"per minute|a minute|each minute|/\s?min\b|\brpm\b|\bminute\b",
+    "second": r"per second|a second|/\s?s(?:ec)?\b|\bsecond\b",
+}
+
+
+def _rate_in(unit: str, text: str) -> bool:
+    """The text states a rate of the unit ("per day", "b/d", "annually", "a year")."""
+    return re.search(rf"(?:{_RATE_FORMS[unit]})", text, re.IGNORECASE) is not None
+
+
 def _answer_met(kind: str, text: str, question: str, own_numbers: Sequence[str]) -> bool:
     """Whether `text` holds the kind of answer asked for, in words other than the question's own
     (the "day" of "family day" is no date; the "place" of "take place" no place)."""
@@ -268,6 +286,8 @@ def _answer_met(kind: str, text: str, question: str, own_numbers: Sequence[str])
         return _AMOUNT.search(rest) is not None and _has_number(rest, own_numbers)
     if kind == "quantity":
         return _has_number(rest, own_numbers)
+    if kind == "year":
+        return any(y not in own_numbers for y in YEAR.findall(rest)) or SHORT_YEAR.search(rest) is not None
     if kind == "date":
         return DATE.search(rest) is not None
     if kind == "place":
@@ -319,6 +339,8 @@ def scope_unmet(constraints: Sequence[Constraint], scope: Scope, question: str,
             ok = _number_in(c.value, scope.text)
         elif c.kind == "comparison":
             ok = _comparison_met(c.value, scope.text)
+        elif c.kind == "rate":
+            ok = _rate_in(c.value, scope.text)
         elif c.kind == "season":
             ok = _season_in(c.value, f"{scope.heading} {scope.text}")
         elif c.kind == "entity":
