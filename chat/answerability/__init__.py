@@ -37,14 +37,14 @@ names ("Rockwell C") must hold a value in the candidate row.
 (or, when none does, the nearest candidate and what it lacks), for the answer's trace.
 
 The package: `constraints` reads the question, `candidates` cuts the passages into sentences and
-rows, `matching` tests a candidate against each constraint, `verdict` picks the best candidate and
+rows, `matching` tests a candidate against each constraint, `decide` picks the best candidate and
 says why; `words` holds the vocabulary they share.
 """
 
 from __future__ import annotations
 
 from chat.answerability.constraints import Constraint, constraints_of
+from chat.answerability.decide import Verdict, answer_verdict, verdict
 from chat.answerability.matching import unmet
-from chat.answerability.verdict import Verdict, answer_verdict, verdict
 
 __all__ = ["Constraint", "Verdict", "answer_verdict", "constraints_of", "unmet", "verdict"]

@@ -12,6 +12,7 @@ from chat.answerability.words import (
     AUXILIARIES,
     CODE,
     COPULAS,
+    CURRENCIES,
     DETERMINERS,
     GENERIC_TERMS,
     LESS,
@@ -194,6 +195,9 @@ def _measured(question: str, measure: str) -> str | None:
     m = re.search(rf"\b{re.escape(measure)}\s+of\s+(?:the\s+|a\s+|an\s+)?((?:[\w'-]+\s+){{0,3}}?[\w'-]+)"
                   r"(?=\s+(?:" + "|".join(sorted(PREPOSITIONS | AUXILIARIES | COPULAS)) + r")\b|\s*[?,.]|$)",
                   question, re.IGNORECASE)
+    if m is None:  # "how much did the delivered laptops cost": what costs stands before the verb
+        m = re.search(rf"\bhow much (?:do|does|did|will|would)\s+(?:the\s+|a\s+|an\s+)?((?:[\w'-]+\s+){{0,3}}?[\w'-]+)"
+                      rf"\s+{re.escape(measure)}\b", question, re.IGNORECASE)
     if m is None:
         return None
     words = m.group(1).split()
@@ -253,11 +257,13 @@ def _constraints(question: str) -> list[Constraint]:
     entities = _entities(question)
     constraints += [Constraint("entity", e, scope="document" if owner else "near") for e, owner in entities]
     plain = question  # the words of a period ("full year", "first half") are no content terms
-    for ask, _ in PERIODS.values():
+    for ask, _ in [*PERIODS.values(), *CURRENCIES.values()]:  # nor the name of a currency ("in euros")
         plain = ask.sub(" ", plain)
-    constraints += [Constraint("term", t, scope="near", soft=soft) for t, soft in
-                    _content_terms(plain, [e for e, _ in entities])]
+    terms = _content_terms(plain, [e for e, _ in entities])
+    constraints += [Constraint("term", t, scope="near", soft=soft) for t, soft in terms]
+    constraints += [Constraint("phrase", p, scope="near") for p in _phrases(plain, {t for t, soft in terms if not soft})]
     constraints += [Constraint("rate", unit) for unit in _rates(question)]
+    constraints += [Constraint("currency", name) for name in _currencies(question)]
     kind = _answer_kind(question)
     if kind:
         constraints.append(Constraint("answer", kind))
@@ -300,3 +306,24 @@ def _rates(question: str) -> list[str]:
         unit = (m.group(1) or _RATE_ADVERBS[m.group(2).lower()]).lower()
         units.append("year" if unit == "annum" else unit)
     return list(dict.fromkeys(units))
+
+
+def _phrases(question: str, terms: set[str]) -> list[str]:
+    """Two content words side by side in the question ("family day", "net profit", "leave
+    policy"): a compound names one thing, so its words must stand together in the answer's
+    neighbourhood, not anywhere in it."""
+    words = list(WORD.finditer(question))
+    if words and re.search(r"\b(?:do|does|did)\b", question, re.IGNORECASE) and not question[words[-1].end():].strip(" ?"):
+        # "How much do the juicy apples cost?": with do-support the last word is the verb.
+        words = words[:-1]
+    found = []
+    for a, b in zip(words, words[1:]):
+        left, right = fold(a.group(0)), fold(b.group(0))
+        if left in terms and right in terms and not question[a.end() : b.start()].strip(" -"):
+            found.append(f"{left} {right}")
+    return found
+
+
+def _currencies(question: str) -> list[str]:
+    """The currencies the question names ("in euros", "in US dollars", "CHF")."""
+    return [name for name, (ask, _) in CURRENCIES.items() if ask.search(question)]

@@ -11,6 +11,7 @@ from functools import lru_cache
 from chat.answerability.candidates import row_heads
 from chat.answerability.constraints import Constraint
 from chat.answerability.words import (
+    CURRENCIES,
     DATE,
     LESS,
     MONTH_NAMES,
@@ -29,6 +30,7 @@ from chat.answerability.words import (
     YEAR_RANGE,
     fold,
     is_row,
+    measure_names,
     stem_of,
     stem_tokenizer,
     stems_of,
@@ -256,6 +258,28 @@ def _row_values(text: str) -> str:
     return " ; ".join(cell.rsplit(": ", 1)[-1] for cell in cells)
 
 
+PHRASE_WINDOW = 3  # a compound's two words at most this many words apart ("policy on remote work")
+
+
+@lru_cache(maxsize=8192)
+def _token_stems(text: str) -> tuple[str, ...]:
+    return tuple(stem_tokenizer()(fold(text)))
+
+
+def _phrase_in(phrase: str, text: str, variants: dict[str, set[str]]) -> bool:
+    """Both words of the phrase (or their variants) within PHRASE_WINDOW words of each other."""
+    left, right = phrase.split(" ", 1)
+    lefts, rights = variants.get(left) or {stem_of(left)}, variants.get(right) or {stem_of(right)}
+    tokens = _token_stems(text)
+    at_left = [i for i, t in enumerate(tokens) if t in lefts]
+    at_right = [i for i, t in enumerate(tokens) if t in rights]
+    return any(abs(i - j) <= PHRASE_WINDOW for i in at_left for j in at_right)
+
+
+def phrase_in(phrase: str, text: str, variants: dict[str, set[str]] | None = None) -> bool:
+    return _phrase_in(phrase, text, variants or {})
+
+
 _RATE_FORMS = {
     "day": r"per day|a day|each day|every day|daily|/\s?day|/\s?d\b|\bb/d\b|\bbpd\b|per diem|\bday\b",
     "week": r"per week|a week|each week|every week|weekly|/\s?w(?:ee)?k\b|\bweek\b",
@@ -339,6 +363,10 @@ def scope_unmet(constraints: Sequence[Constraint], scope: Scope, question: str,
             ok = _number_in(c.value, scope.text)
         elif c.kind == "comparison":
             ok = _comparison_met(c.value, scope.text)
+        elif c.kind == "phrase":
+            ok = _phrase_in(c.value, scope.document, variants or {})
+        elif c.kind == "currency":
+            ok = CURRENCIES[c.value][1].search(f"{scope.heading} {scope.text}") is not None
         elif c.kind == "rate":
             ok = _rate_in(c.value, scope.text)
         elif c.kind == "season":
@@ -352,7 +380,8 @@ def scope_unmet(constraints: Sequence[Constraint], scope: Scope, question: str,
         elif c.kind == "object":
             ok = bool(scope.near_stems & (variants or {}).get(c.value, {stem_of(c.value)}))
         elif c.kind == "measure":
-            ok = bool(stems_of(f"{scope.heading} {scope.text}") & (variants or {}).get(c.value, {stem_of(c.value)}))
+            names = (variants or {}).get(c.value, {stem_of(c.value)}) | {stem_of(n) for n in measure_names(c.value)}
+            ok = bool(stems_of(f"{scope.heading} {scope.text}") & names)
         else:
             ok = True
         if ok and c.kind in ("entity", "measure") and scope.cells and not _cell_filled(c, scope.cells):

@@ -195,9 +195,29 @@ LESS = r"(?:fewer|less|lower|under|below|at most|up to|no more)"
 MORE = r"(?:more|greater|higher|over|above|at least|exceeding|in excess of)"
 
 
+_UNTITLED_ROW = re.compile(r"^[^;:]{1,80}: [^;]*(?:; [^;:]{1,80}: [^;]*)+$")
+
+
 def is_row(line: str) -> bool:
-    """A self-describing table row (ingestion.tables): `Title — RowHeader; Column: value`."""
-    return TITLE_SEPARATOR in line and (": " in line or "; " in line)
+    """A self-describing table row (ingestion.tables): `Title — RowHeader; Column: value`, or one
+    of a table without a title: `Column: value; Column: value`."""
+    return (TITLE_SEPARATOR in line and (": " in line or "; " in line)) or _UNTITLED_ROW.match(line) is not None
+
+
+# Nouns of one measure: a question's "cost" is a table's "Price" ("how much do the apples cost").
+MEASURE_SYNONYMS: tuple[frozenset[str], ...] = tuple(frozenset(group) for group in (
+    {"cost", "costs", "price", "prices", "fee", "fees", "charge", "charges"},
+    {"revenue", "revenues", "sales", "turnover"},
+    {"profit", "profits", "earnings", "income"},
+    {"salary", "salaries", "wage", "wages", "pay"},
+    {"headcount", "employees", "staff", "workforce"},
+))
+
+
+def measure_names(measure: str) -> set[str]:
+    """The measure's noun and the other nouns of the same measure."""
+    folded = measure.lower()
+    return {folded}.union(*(group for group in MEASURE_SYNONYMS if folded in group))
 
 
 def is_raw_row(line: str) -> bool:
@@ -237,3 +257,16 @@ def shortened(text: str, limit: int = 160) -> str:
 
 # Small words inside a name ("Hall of Fame", "Bank of America", "Procter & Gamble").
 NAME_CONNECTORS = frozenset({"of", "the", "and", "&", "de", "du", "von", "van", "for"})
+
+
+# A currency: how a question names it, and how a text writes it.
+CURRENCIES: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
+    name: (re.compile(ask, re.IGNORECASE), re.compile(written, re.IGNORECASE)) for name, (ask, written) in {
+        "euro": (r"\beuros?\b|\bEUR\b|€", r"€|\bEUR\b|\beuros?\b"),
+        "dollar": (r"\bdollars?\b|\bUSD\b|\bUS\$", r"\$|\bUSD\b|\bdollars?\b"),
+        "franc": (r"\bfrancs?\b|\bCHF\b", r"\bCHF\b|\bfrancs?\b|\bSFr\b"),
+        "pound": (r"\bpounds? sterling\b|\bGBP\b|£", r"£|\bGBP\b|\bpounds?\b|\bsterling\b"),
+        "yen": (r"\byen\b|\bJPY\b|¥", r"¥|\bJPY\b|\byen\b"),
+        "rupee": (r"\brupees?\b|\bINR\b|₹", r"₹|\bINR\b|\brupees?\b|\bRs\.?"),
+    }.items()
+}

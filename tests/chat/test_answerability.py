@@ -259,3 +259,46 @@ def test_an_llm_answer_no_passage_supports_abstains_for_that_reason_not_the_mode
     trace = answer_trace(Answer.objects.get(pk=result["answer_id"]))
     assert trace.abstained_because == "no sentence of the answer is supported by the passage it cites"
     assert trace.claims and not trace.claims[0].supported and "99" in trace.claims[0].why
+
+
+def test_a_which_year_question_needs_a_year_not_any_date_word():
+    text = "The Harbour Cup has been held every spring since the club was founded. Harbour won it twice."
+    assert not verdict("In which year did Harbour last win the Harbour Cup?", [passage(text)]).answerable
+    assert verdict("In which year did Harbour last win the Harbour Cup?",
+                   [passage("Harbour last won the Harbour Cup in 2019.")]).answerable
+
+
+def test_a_rate_needs_a_rate_of_its_unit():
+    text = "The Delta field began production in 2019. Its reserves are estimated at 12 billion cubic metres."
+    assert not verdict("How much gas does the Delta field produce per day?", [passage(text)]).answerable
+    assert verdict("How much gas does the Delta field produce per day?",
+                   [passage("The Delta field produces 1.2 billion cubic feet of gas per day.")]).answerable
+
+
+def test_a_currency_the_question_names_must_be_the_answers():
+    table = "Item: Bananas; Price: 1.89; # In stock: 6"
+    assert verdict("What is the price of bananas?", [passage(table, "prices.md")]).answerable
+    assert not verdict("What is the price of bananas in euros?", [passage(table, "prices.md")]).answerable
+    assert verdict("What is the price of bananas in euros?",
+                   [passage("Item: Bananas; Price: €1.89; # In stock: 6", "prices.md")]).answerable
+
+
+def test_what_costs_stands_before_the_verb_and_a_price_column_answers_a_cost():
+    rows = "Item: Juicy Apples; Price: 1.99; # In stock: 739\nItem: Bananas; Price: 1.89; # In stock: 6"
+    assert verdict("How much do the juicy apples cost?", [passage(rows, "prices.md")]).answerable
+    costs = "Year: 2022; Month: 1; Revenue: 123; Costs: 45"
+    assert not verdict("How much did the delivered laptops cost?", [passage(costs, "budget.csv")]).answerable
+
+
+def test_a_names_words_must_stand_together():
+    text = ("Roberts played for Leicester City from 1993 to 1996. In 2002 he was made an inaugural member "
+            "of the Norwich City F.C. Hall of Fame.")
+    assert not verdict("When was Roberts elected to the Leicester City Hall of Fame?", [passage(text)]).answerable
+    assert verdict("When was Roberts elected to the Norwich City Hall of Fame?", [passage(text)]).answerable
+
+
+def test_a_compound_the_passages_write_together_must_be_in_the_answers_passage():
+    invitation = passage("Get excited for our first annual family day! There will be face painting.", "family-day.eml")
+    statute = ScoredChunk(chunk_id=2, document_id=2, collection_id=1, filename="act.txt", page_start=None, page_end=None,
+                          heading_path=[], text="A family member may file a petition on 11 September 2001, the day after.")
+    assert not verdict("On what date is the family day?", [invitation, statute]).answerable

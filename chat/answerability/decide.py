@@ -11,13 +11,25 @@ from dataclasses import dataclass, field
 
 from chat.answerability.candidates import Candidate, candidates, row_heads
 from chat.answerability.constraints import Constraint, constraints_of
-from chat.answerability.matching import Scope, entity_in, scope_unmet
-from chat.answerability.words import WORD, fold, shortened, stem_of, stem_tokenizer, stems_of, within_edits
+from chat.answerability.matching import Scope, entity_in, phrase_in, scope_unmet
+from chat.answerability.words import (
+    WORD,
+    fold,
+    measure_names,
+    shortened,
+    stem_of,
+    stem_tokenizer,
+    stems_of,
+    within_edits,
+)
 from retrieval.types import ScoredChunk
 
 # Of the content terms some passage holds, the share the answering candidate must hold.
 TERM_SHARE = 0.0
-OWN_SHARE = 0.0
+# ... and the share the candidate itself must hold (its sentence and the next, or its row, with its
+# heading and its document's file name and headings): a date or number in a sentence about
+# something else answers nothing ("the family day" is not answered by a date two lines away).
+OWN_SHARE = 0.3
 
 
 # A question naming this many things the passages hold is specific enough to ignore a content
@@ -81,14 +93,19 @@ def verdict(question: str, passages: Sequence[ScoredChunk], *, previous: str = "
         return Verdict(False, "no passages", wanted)
     documents = [f"{p.text}\n{p.filename}\n{' '.join(p.heading_path or [])}" for p in passages]
     vocabulary = _vocabulary(documents)
-    variants = {c.value: _variants(c.value, vocabulary) for c in wanted if c.kind == "term" and not c.soft}
+    # A measure's other nouns stand for it ("Price" for "cost").
+    variants = {c.value: set().union(*(_variants(n, vocabulary) for n in measure_names(c.value)))
+                for c in wanted if c.kind == "term" and not c.soft}
     absent = [c for c in wanted if c.kind == "term" and not c.soft and not variants[c.value]]
     held = [c for c in wanted if (c.kind == "term" and not c.soft and variants[c.value])
             or (c.kind == "entity" and any(entity_in(c.value, d) for d in documents))]
     if absent and len(held) < SPECIFIC_ENOUGH:
         return Verdict(False, f"no passage mentions {', '.join(repr(c.value) for c in absent)}", wanted,
                        unmet=[c.label() for c in absent])
-    checked = [c for c in wanted if c not in absent]
+    # A compound the passages never write together ("the test template" naming a workbook) is no
+    # constraint; one they do write ("the family day" of an e-mail) must be in the answer's passage.
+    apart = [c for c in wanted if c.kind == "phrase" and not any(phrase_in(c.value, d, variants) for d in documents)]
+    checked = [c for c in wanted if c not in absent and c not in apart]
     best = _best(question, checked, passages, documents, variants)
     if best is None:
         return Verdict(False, "no sentence or row to answer from", wanted)
@@ -161,7 +178,7 @@ def _best(question: str, wanted: Sequence[Constraint], passages: Sequence[Scored
         missing = sum(weight[c.value] for c in failed if c.kind == "term" and c.value in weight)
         enough = total == 0 or (total - missing) >= TERM_SHARE * total - 1e-9
         if enough and total and OWN_SHARE:
-            own = stems_of(f"{candidate.heading} {candidate.text}")
+            own = stems_of(f"{candidate.heading} {candidate.text}") | label_stems[i]
             held = sum(weight[c.value] for c in terms if own & variants.get(c.value, set()))
             enough = held >= OWN_SHARE * total - 1e-9
         key = (hard + (0 if enough else 1), hard, missing)
