@@ -41,7 +41,7 @@ from ingestion.keyword_index import (
 )
 from ingestion.models import Chunk, ChunkTerm, Collection, CollectionStats, Document
 from ingestion.parsing import Element, ParsedDocument, ParseError, parse_file, storage_path
-from ingestion.vector_index import vector_index_drop, vector_index_ensure
+from ingestion.vector_index import chunk_table_lock_for_index_drop, vector_index_drop, vector_index_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -137,6 +137,7 @@ def collection_delete(*, collection: Collection) -> None:
 
     Users' collections are archived, never deleted: ValueError for them."""
     _check_evaluation(collection, "deleted")
+    chunk_table_lock_for_index_drop()
     collection.chunks.all().delete()
     collection.documents.all().delete()
     vector_index_drop(collection.id)
@@ -150,6 +151,7 @@ def collection_remove(*, collection: Collection, actor: User | None) -> None:
     memberships go with it). One that holds anything is archived instead: ValueError."""
     if collection.kind != Collection.Kind.USER or collection.slug == DEFAULT_COLLECTION_SLUG:
         raise ValueError(f"'{collection.slug}' cannot be deleted")
+    chunk_table_lock_for_index_drop()
     locked = Collection.objects.select_for_update().get(pk=collection.pk)
     if locked.documents.exists() or Chunk.objects.filter(collection=locked).exists() or _has_conversations(locked):
         raise ValueError(f"'{collection.slug}' holds documents or conversations: archive it instead")
@@ -189,6 +191,7 @@ def collection_bulk_load_start(*, collection: Collection) -> None:
     on every insert. Until then its vector searches scan exactly, and its pg_textsearch searches
     fail (the index they name is gone)."""
     _check_evaluation(collection, "bulk-loaded")
+    chunk_table_lock_for_index_drop()
     vector_index_drop(collection.id)
     keyword_index_drop(collection.id)
 

@@ -41,3 +41,15 @@ def vector_index_exists(collection_id: int) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", [vector_index_name(collection_id)])
         return cursor.fetchone() is not None
+
+
+def chunk_table_lock_for_index_drop() -> None:
+    """Lock the chunk table as DROP INDEX will, first thing in the transaction. Dropping a
+    collection's partial index takes an ACCESS EXCLUSIVE lock on the whole table; a transaction
+    that deleted chunks first (holding ROW EXCLUSIVE) and then asks for it can deadlock with
+    another doing the same (two collections deleted at once). Asked first, it only waits.
+    Outside a transaction each statement is its own: nothing to do."""
+    if not connection.in_atomic_block:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("LOCK TABLE ingestion_chunk IN ACCESS EXCLUSIVE MODE")

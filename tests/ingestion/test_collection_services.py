@@ -64,3 +64,49 @@ def test_a_bulk_load_is_refused_on_a_users_collection():
     with pytest.raises(ValueError):
         collection_bulk_load_start(collection=collection)
     assert vector_index_exists(collection.id)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_collections_deleted_at_once_do_not_deadlock(monkeypatch):
+    """Each deletion drops its collection's partial indexes on the shared chunk table. Both
+    threads are held just before the first DROP INDEX: had each deleted its chunks already
+    (ROW EXCLUSIVE) before asking for the table (ACCESS EXCLUSIVE), PostgreSQL would find a
+    deadlock and fail one of them."""
+    import contextlib
+    import threading
+
+    from django.db import connection
+
+    import ingestion.services as services
+    from ingestion.models import Collection
+    from tests.retrieval.helpers import collection_with_texts
+
+    first = collection_with_texts("delete-a", {"a.txt": "Apples are red."}, kind=Collection.Kind.EVALUATION)
+    second = collection_with_texts("delete-b", {"b.txt": "Bananas are yellow."}, kind=Collection.Kind.EVALUATION)
+    both_deleted_chunks = threading.Barrier(2)
+    real_drop = services.vector_index_drop
+
+    def drop_when_both_are_here(collection_id):
+        # The other deletion may wait for the table lock: then it cannot be here yet.
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_deleted_chunks.wait(timeout=3)
+        real_drop(collection_id)
+
+    monkeypatch.setattr(services, "vector_index_drop", drop_when_both_are_here)
+    errors = []
+
+    def delete(collection):
+        try:
+            services.collection_delete(collection=collection)
+        except Exception as exc:  # noqa: BLE001 - the test reports whatever a deletion raised
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=delete, args=(c,)) for c in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert not Collection.objects.filter(slug__in=["delete-a", "delete-b"]).exists()
