@@ -219,8 +219,15 @@ def _with_scanned_pages(path: Path, elements: list[Element]) -> tuple[list[Eleme
 
 
 def _no_text_message(content_type: str) -> str:
+    from ingestion import ocr  # imports this module
+
     if content_type in PDF_TYPES:
+        if ocr.tesseract_path() is not None:
+            return ("No text was found in this PDF: it has no text layer, and OCR read no text on its pages "
+                    "(blank pages, or pictures without words?).")
         return "No text was found in this PDF: it has no text layer (a scanned image?). Run OCR on it, then upload it again."
+    if content_type in ocr.IMAGE_TYPES:
+        return "OCR found no text in this image (a photo or a drawing without words?)."
     return "No text was found in this file (is it empty?)."
 
 

@@ -152,3 +152,13 @@ def test_a_page_read_only_with_low_confidence_fails_naming_the_languages(tmp_pat
     read.append((["Hotel nights are reimbursed."], 91.0))  # a confident paragraph is kept, alone
     parsed = parse_file(path, filename="chinese.png", content_type="image/png")
     assert [e.text for e in parsed.elements] == ["Hotel nights are reimbursed."]
+
+
+@needs_tesseract
+def test_an_image_without_words_fails_saying_ocr_found_no_text():
+    from PIL import Image
+
+    blank = Image.new("RGB", (400, 300), (40, 140, 60))  # a picture: colour, no words
+    document = _index("photo.png", image_bytes(blank, "PNG"))
+    assert document.status == "failed"
+    assert document.error == "OCR found no text in this image (a photo or a drawing without words?)."
