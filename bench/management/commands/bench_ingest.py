@@ -42,6 +42,7 @@ CATEGORIES = [
     ("but its content is", "mislabeled"),
     ("empty", "empty"),
     ("No text was found", "no-text"),
+    ("OCR found no text", "no-text"),
     ("took longer", "timeout"),
     ("stopped the worker", "crashed-worker"),
     ("damaged", "corrupt"),
