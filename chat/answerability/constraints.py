@@ -259,9 +259,8 @@ def _constraints(question: str) -> list[Constraint]:
     plain = question  # the words of a period ("full year", "first half") are no content terms
     for ask, _ in [*PERIODS.values(), *CURRENCIES.values()]:  # nor the name of a currency ("in euros")
         plain = ask.sub(" ", plain)
-    terms = _content_terms(plain, [e for e, _ in entities])
-    constraints += [Constraint("term", t, scope="near", soft=soft) for t, soft in terms]
-    constraints += [Constraint("phrase", p, scope="near") for p in _phrases(plain, {t for t, soft in terms if not soft})]
+    constraints += [Constraint("term", t, scope="near", soft=soft) for t, soft in
+                    _content_terms(plain, [e for e, _ in entities])]
     constraints += [Constraint("rate", unit) for unit in _rates(question)]
     constraints += [Constraint("currency", name) for name in _currencies(question)]
     kind = _answer_kind(question)
@@ -306,22 +305,6 @@ def _rates(question: str) -> list[str]:
         unit = (m.group(1) or _RATE_ADVERBS[m.group(2).lower()]).lower()
         units.append("year" if unit == "annum" else unit)
     return list(dict.fromkeys(units))
-
-
-def _phrases(question: str, terms: set[str]) -> list[str]:
-    """Two content words side by side in the question ("family day", "net profit", "leave
-    policy"): a compound names one thing, so its words must stand together in the answer's
-    neighbourhood, not anywhere in it."""
-    words = list(WORD.finditer(question))
-    if words and re.search(r"\b(?:do|does|did)\b", question, re.IGNORECASE) and not question[words[-1].end():].strip(" ?"):
-        # "How much do the juicy apples cost?": with do-support the last word is the verb.
-        words = words[:-1]
-    found = []
-    for a, b in zip(words, words[1:]):
-        left, right = fold(a.group(0)), fold(b.group(0))
-        if left in terms and right in terms and not question[a.end() : b.start()].strip(" -"):
-            found.append(f"{left} {right}")
-    return found
 
 
 def _currencies(question: str) -> list[str]:

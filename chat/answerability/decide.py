@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from chat.answerability.candidates import Candidate, candidates, row_heads
 from chat.answerability.constraints import Constraint, constraints_of
-from chat.answerability.matching import Scope, entity_in, phrase_in, scope_unmet
+from chat.answerability.matching import Scope, entity_in, scope_unmet
 from chat.answerability.words import (
     WORD,
     fold,
@@ -26,10 +26,6 @@ from retrieval.types import ScoredChunk
 
 # Of the content terms some passage holds, the share the answering candidate must hold.
 TERM_SHARE = 0.0
-# ... and the share the candidate itself must hold (its sentence and the next, or its row, with its
-# heading and its document's file name and headings): a date or number in a sentence about
-# something else answers nothing ("the family day" is not answered by a date two lines away).
-OWN_SHARE = 0.3
 
 
 # A question naming this many things the passages hold is specific enough to ignore a content
@@ -102,10 +98,7 @@ def verdict(question: str, passages: Sequence[ScoredChunk], *, previous: str = "
     if absent and len(held) < SPECIFIC_ENOUGH:
         return Verdict(False, f"no passage mentions {', '.join(repr(c.value) for c in absent)}", wanted,
                        unmet=[c.label() for c in absent])
-    # A compound the passages never write together ("the test template" naming a workbook) is no
-    # constraint; one they do write ("the family day" of an e-mail) must be in the answer's passage.
-    apart = [c for c in wanted if c.kind == "phrase" and not any(phrase_in(c.value, d, variants) for d in documents)]
-    checked = [c for c in wanted if c not in absent and c not in apart]
+    checked = [c for c in wanted if c not in absent]
     best = _best(question, checked, passages, documents, variants)
     if best is None:
         return Verdict(False, "no sentence or row to answer from", wanted)
@@ -177,10 +170,6 @@ def _best(question: str, wanted: Sequence[Constraint], passages: Sequence[Scored
         hard = sum(1 for c in failed if c.kind != "term")
         missing = sum(weight[c.value] for c in failed if c.kind == "term" and c.value in weight)
         enough = total == 0 or (total - missing) >= TERM_SHARE * total - 1e-9
-        if enough and total and OWN_SHARE:
-            own = stems_of(f"{candidate.heading} {candidate.text}") | label_stems[i]
-            held = sum(weight[c.value] for c in terms if own & variants.get(c.value, set()))
-            enough = held >= OWN_SHARE * total - 1e-9
         key = (hard + (0 if enough else 1), hard, missing)
         if best is None or key < best[0]:
             best = (key, candidate, failed, enough)

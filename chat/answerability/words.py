@@ -256,7 +256,7 @@ def shortened(text: str, limit: int = 160) -> str:
 
 
 # Small words inside a name ("Hall of Fame", "Bank of America", "Procter & Gamble").
-NAME_CONNECTORS = frozenset({"of", "the", "and", "&", "de", "du", "von", "van", "for"})
+NAME_CONNECTORS = frozenset({"of", "the", "and", "&", "de", "du", "von", "van"})
 
 
 # A currency: how a question names it, and how a text writes it.

@@ -296,9 +296,3 @@ def test_a_names_words_must_stand_together():
     assert not verdict("When was Roberts elected to the Leicester City Hall of Fame?", [passage(text)]).answerable
     assert verdict("When was Roberts elected to the Norwich City Hall of Fame?", [passage(text)]).answerable
 
-
-def test_a_compound_the_passages_write_together_must_be_in_the_answers_passage():
-    invitation = passage("Get excited for our first annual family day! There will be face painting.", "family-day.eml")
-    statute = ScoredChunk(chunk_id=2, document_id=2, collection_id=1, filename="act.txt", page_start=None, page_end=None,
-                          heading_path=[], text="A family member may file a petition on 11 September 2001, the day after.")
-    assert not verdict("On what date is the family day?", [invitation, statute]).answerable
