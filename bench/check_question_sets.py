@@ -30,9 +30,13 @@ import django
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Only the parser runs: no database is opened, but the settings want one named.
+os.environ.setdefault("DATABASE_URL", "postgres://check@localhost/check")
+os.environ.setdefault("SECRET_KEY", "check-question-sets")
 django.setup()
 
-from ingestion.checks import Rejected, check_upload  # noqa: E402  (needs django.setup())
+from bench.documents import DEFAULT_MAX_BYTES  # noqa: E402  (needs django.setup())
+from ingestion.checks import Rejected, check_upload  # noqa: E402
 from ingestion.chunking import parsed_text_of  # noqa: E402
 from ingestion.parsing import ParseError, parse_file  # noqa: E402
 
@@ -162,11 +166,12 @@ def run(path: Path, check: Callable[[dict], tuple[list[str], list[str]]], docume
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--docs", type=Path, default=ROOT.parent.parent / "shared" / "data" / "docs")
+    parser.add_argument("--docs", type=Path, default=ROOT.parent / "shared" / "data" / "docs")
     parser.add_argument("--qa", type=Path, default=ROOT / "bench" / "data" / "company-qa.jsonl")
     parser.add_argument("--unanswerable", type=Path, default=ROOT / "bench" / "data" / "company-unanswerable.jsonl")
-    parser.add_argument("--max-bytes", type=int, default=4_000_000,
-                        help="documents bigger than this are not searched (reported as skipped)")
+    parser.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES,
+                        help="documents bigger than this are not searched, as evaluate_answers --documents "
+                             "does not index them (default: %(default)s; reported as skipped)")
     args = parser.parse_args()
     docs = args.docs.resolve()
     texts, skipped = all_texts(docs, args.max_bytes)
