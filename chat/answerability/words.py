@@ -255,8 +255,8 @@ def shortened(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-# Small words inside a name ("Hall of Fame", "Bank of America", "Procter & Gamble").
-NAME_CONNECTORS = frozenset({"of", "the", "and", "&", "de", "du", "von", "van"})
+# Small words inside a name ("Hall of Fame", "Bank of America", "Procter & Gamble"; not "and", which joins two names).
+NAME_CONNECTORS = frozenset({"of", "the", "&", "de", "du", "von", "van"})
 
 
 # A currency: how a question names it, and how a text writes it.
