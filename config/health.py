@@ -18,7 +18,7 @@ from ninja import Router, Status
 from config.celery import app
 from config.supervision import STATE_FILE, state_read
 from ingestion.embedding import embedder_status, get_embedder
-from ingestion.keyword_index import engine_status
+from ingestion.keyword_index import engine_status, keyword_indexes_blind
 from ingestion.models import WorkerHeartbeat
 from ingestion.selectors import documents_queue_summary, vectors_notices
 from retrieval.rerank import reranker_warm_up_if_present
@@ -53,6 +53,13 @@ def _check_keyword_index() -> dict[str, Any]:
     result: dict[str, Any] = {"ok": True, "engine": status["engine"]}
     if status["status"] == "fallback":
         result["fallback"] = status["reason"]
+        return result
+    blind = keyword_indexes_blind()
+    if blind:
+        names = ", ".join(f"{slug} (chunk_bm25_c{cid})" for cid, slug in blind)
+        return {"ok": False, "engine": status["engine"], "blind": [slug for _, slug in blind],
+                "error": f"the keyword index of {names} finds none of its own words, so keyword search returns "
+                         "nothing there: rebuild it with REINDEX INDEX <name> (psql) and tell the developers"}
     return result
 
 

@@ -69,6 +69,33 @@ def engine_status() -> dict[str, str]:
             "reason": (row.reason if row and row.reason else unavailable) or "chosen with manage.py bm25_engine sql"}
 
 
+def keyword_indexes_blind() -> list[tuple[int, str]]:
+    """The collections whose bm25 index finds none of their own words: for each collection with
+    chunks, the first token of one of its chunks is searched in its index. A valid, ready index
+    that answers nothing (seen once here; REINDEX mended it) would otherwise make keyword search
+    silently return nothing for that collection. One small query or two per collection."""
+    blind = []
+    with connection.cursor() as cursor:
+        for collection_id, slug in Collection.objects.values_list("id", "slug"):
+            cid = int(collection_id)
+            cursor.execute(f"SELECT bm25_text FROM {Chunk._meta.db_table} WHERE collection_id = {cid} "
+                           "AND bm25_text <> '' LIMIT 1")
+            row = cursor.fetchone()
+            if row is None:
+                continue
+            token = row[0].split()[0]
+            # As the retriever asks (retrieval.bm25_textsearch): ordered by the index, the best first.
+            cursor.execute(
+                f"SELECT -(bm25_text <@> to_bm25query(%(q)s, %(index)s)) FROM {Chunk._meta.db_table} "
+                f"WHERE collection_id = {cid} ORDER BY bm25_text <@> to_bm25query(%(q)s, %(index)s) LIMIT 1",
+                {"q": token, "index": keyword_index_name(cid)},
+            )
+            best = cursor.fetchone()
+            if best is None or not best[0] or best[0] <= 0:
+                blind.append((cid, slug))
+    return blind
+
+
 def keyword_index_name(collection_id: int) -> str:
     return f"chunk_bm25_c{int(collection_id)}"
 
