@@ -249,14 +249,38 @@ def _context(retrieval: Retrieval, *, backend: str) -> Context:
 
 def _answerable(question: str, retrieval: Retrieval, context: Context) -> Verdict | None:
     """Whether some sentence or table row of the passages meets the question's constraints
-    (chat.answerability); None when the relevance gate found nothing to check. A follow-up's
-    standalone query is the previous question and this one: the previous one lends what this
-    one does not name."""
+    (chat.answerability); None when the relevance gate found nothing to check."""
     if not context.covered:
         return None
-    query = retrieval.query
-    previous = query[: -len(question)].strip() if query != question and query.endswith(question) else ""
-    return verdict(question, context.passages, previous=previous)
+    return verdict(question, context.passages, previous=_previous(question, retrieval.query))
+
+
+def _previous(question: str, query: str) -> str:
+    """A follow-up's standalone query is the previous question and this one: the previous one
+    lends what this one does not name."""
+    return query[: -len(question)].strip() if query != question and query.endswith(question) else ""
+
+
+@dataclass(frozen=True)
+class CheckInputs:
+    """What the answerability check of a question is given, as the pipeline computes it."""
+
+    question: str
+    previous: str
+    covered: bool  # False: the relevance gate abstained before any check
+    why: str  # the gate's reading
+    passages: list[ScoredChunk]
+
+
+def answerability_inputs(*, conversation: Conversation, question: str, history: list[tuple[str, str]] | None = None,
+                         backend: str | None = None) -> CheckInputs:
+    """The passages the answer pipeline would check for `question` (retrieval, gate, passages),
+    without generating or storing an answer: evaluations replay the check over them."""
+    query = standalone_query(question, history or [])
+    retrieval = _retrieve(conversation, query)
+    context = _context(retrieval, backend=backend or llm.configured_backend_name())
+    return CheckInputs(question=question, previous=_previous(question, query), covered=context.covered,
+                       why=context.why, passages=list(context.passages))
 
 
 def _related(context: Context, answerable: Verdict) -> list[dict[str, Any]]:
