@@ -132,13 +132,18 @@ def _together(words: Sequence[str], folded: str) -> bool:
         token_stems = [stem_of(t) for t in tokens]
     wanted = [(fold(w), stem_of(w)) for w in words]
     positions = [[i for i, (t, st) in enumerate(zip(tokens, token_stems)) if t == w or st == ws
-                  or (len(w) >= 5 and abs(len(t) - len(w)) <= 1 and t[:1] == w[:1] and within_edits(w, t, 1))]
+                  or (len(w) >= 5 and _one_edit(w, t))]
                  for w, ws in wanted]
     if any(not p for p in positions):
         return False
     window = len(words) + 3
     starts = sorted({i for p in positions for i in p})
     return any(all(any(start <= i < start + window for i in p) for p in positions) for start in starts)
+
+
+def _one_edit(word: str, other: str) -> bool:
+    """`other` is `word` with one typing error (same first letter)."""
+    return abs(len(other) - len(word)) <= 1 and other[:1] == word[:1] and within_edits(word, other, 1)
 
 
 def _word_in(word: str, vocabulary: set[str], stems: set[str]) -> bool:
@@ -148,7 +153,7 @@ def _word_in(word: str, vocabulary: set[str], stems: set[str]) -> bool:
     if len(folded) < 5:
         return False
     # A word an edit away (a typing error), or one of the same root ("Canadian" / "Canada").
-    return any((abs(len(v) - len(folded)) <= 1 and v[0] == folded[0] and within_edits(folded, v, 1))
+    return any(_one_edit(folded, v)
                or (len(v) >= 5 and 0 < abs(len(v) - len(folded)) <= 3 and v[:5] == folded[:5]
                    and (v.startswith(folded[: len(v) - 1]) or folded.startswith(v[: len(folded) - 1])))
                for v in vocabulary)
