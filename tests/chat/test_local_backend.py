@@ -89,7 +89,8 @@ def test_without_llama_cpp_health_and_the_models_command_say_how_to_install_it(l
     assert "UNAVAILABLE" in local_entry and "pip install '.[llama]'" in local_entry
 
 
-def test_a_missing_gguf_file_falls_back_to_extractive(local, settings, owner, tmp_path):
+def test_a_missing_gguf_file_falls_back_to_extractive(local, settings, owner, tmp_path, monkeypatch):
+    monkeypatch.setattr(llama_server, "SERVER_MODULES", ("json",))  # installed or not: the file is what is missing
     settings.LLM_LOCAL_GGUF = str(tmp_path / "missing.gguf")
     done = _answer(owner, TRAVEL, QUESTION)
     assert done["backend"] == "extractive" and "240 francs" in done["answer"]
