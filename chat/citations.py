@@ -8,6 +8,9 @@ citation of a quote, a (chunk, character span) with its own number:
   a marker whose passage holds no supporting quote is removed; when no passage the claim cites
   supports it but another passage does (a model's wrong number on a right fact), that passage
   is cited instead, and said so in the trace; otherwise the claim is unsupported;
+- a claim with no marker naming a passage given (none at all, or only a document's own "[10]")
+  is cited where a passage supports it (a marker added before its final punctuation, and said
+  so in the trace); with no supporting passage it stays unsupported;
 - markers with no words ("[1] [2][3]") are no claim: removed, and such an answer is no answer;
 - a marker that names no passage given (a document's own "[7]" echoed by a model) is kept as
   plain text, never a link (chat.markers.neutralise);
@@ -115,12 +118,23 @@ def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> CitationChe
                 m, span = found
                 final[cited_passages[0]] = _number(_citation(passages[m - 1], m, *span), numbers, citations)
                 reasons.append(f"supported by passage [{m}] instead")
-        judgement.cited = list(dict.fromkeys(k for k in final.values() if k is not None))
+        added = None
+        if not cited_passages and not wordless:
+            # No marker names a passage (a model that forgot to cite, or echoed a document's own
+            # "[10]"): the claim is cited where a passage quotes or supports it.
+            found = _other_support(judgement.text, passages, skip=set())
+            if found is not None:
+                m, span = found
+                added = _number(_citation(passages[m - 1], m, *span), numbers, citations)
+                reasons.append(f"no marker names a passage; supported by passage [{m}]")
+        judgement.cited = list(dict.fromkeys(k for k in [*final.values(), added] if k is not None))
         judgement.supported = bool(judgement.cited)
         judgement.why = ("only citation markers, no claim" if wordless else
-                         "; ".join(reasons) if claim.markers else "no citation")
+                         "; ".join(reasons) if reasons else "no citation")
         judgements.append(judgement)
         rewritten, dropped = _rewrite(claim.text, final)
+        if added is not None:
+            rewritten = _with_marker(rewritten, added)
         removed += dropped
         pieces += [answer[last : claim.start], rewritten]
         last = claim.end
@@ -148,6 +162,15 @@ def _other_support(claim: str, passages: Sequence[ScoredChunk], *, skip: set[int
         if span is not None:
             return m, span
     return None
+
+
+def _with_marker(text: str, number: int) -> str:
+    """The claim with the marker [number] before its final punctuation (after its last word)."""
+    body = text.rstrip()
+    end = len(body)
+    while end and body[end - 1] in ".!?;:":
+        end -= 1
+    return f"{body[:end]} [{number}]{body[end:]}{text[len(body):]}"
 
 
 def _rewrite(text: str, final: dict[int, int | None]) -> tuple[str, int]:

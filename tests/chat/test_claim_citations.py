@@ -94,3 +94,28 @@ def test_markers_without_words_are_no_claim():
     check = check_citations("[1] [2][1]", [passage(REPORT), passage(MEMO, 2, "memo.txt")])
     assert check.citations == [] and check.text == ""
     assert check.claims[0].why == "only citation markers, no claim" and not check.claims[0].supported
+
+
+def test_a_supported_sentence_the_model_did_not_cite_is_cited_where_it_is_supported():
+    check = check_citations("Zone EUR sales were 9467 in the same period [2]. The board met in Vevey on 20 July 2023.",
+                            [passage(MEMO, 2, "memo.txt"), passage(REPORT)])
+    assert check.text == ("Zone EUR sales were 9467 in the same period [1]. "
+                          "The board met in Vevey on 20 July 2023 [2].")
+    assert [c.quote for c in check.citations] == ["Zone EUR sales were 9467 in the same period.",
+                                                  "The board met in Vevey on 20 July 2023."]
+    assert check.claims[1].supported and "supported by passage [2]" in check.claims[1].why
+    assert check.claims[1].markers == []  # the model's own markers, as it wrote them
+
+
+def test_a_documents_own_reference_number_on_a_supported_fact_adds_a_real_citation():
+    article = "ACE2 is the receptor of the virus. It is expressed in the lung."
+    check = check_citations("ACE2 is the receptor of the virus [10].", [passage(MEMO, 2), passage(article)])
+    assert [c.passage for c in check.citations] == [2]
+    html = answer_html(check.text, [c.n for c in check.citations])
+    assert html.count('class="cite"') == 1 and "[\u206010]" in html
+
+
+def test_an_uncited_sentence_no_passage_supports_stays_unsupported():
+    check = check_citations("The board met in Lausanne.", [passage(REPORT)])
+    assert check.citations == [] and check.text == "The board met in Lausanne."
+    assert check.claims[0].why == "no citation"
