@@ -216,7 +216,7 @@ def _content_terms(question: str, taken: Iterable[str]) -> list[tuple[str, bool]
     terms: dict[str, bool] = {}
     seen: set[str] = set()
     for i, word in enumerate(words):
-        if (word in QUESTION_WORDS or word in GENERIC_TERMS or word in ADVERBS or len(word) < 3
+        if (word in QUESTION_WORDS or word in GENERIC_TERMS or word in ADVERBS or word in PREPOSITIONS or len(word) < 3
                 or any(ch.isdigit() for ch in word) or word in NUMBER_WORDS or word in MONTHS):
             continue
         stem = stem_of(word)

@@ -44,6 +44,9 @@ def test_constraints_of_a_question_name_its_year_period_entity_and_kind_of_answe
     assert "answer 'person'" in labels(constraints_of("Who appoints the trustees?"))
     assert "year '2023'" in labels(constraints_of("What was Vodafone's revenue in FY 23?"))
     assert "entity 'SNB21-1'" in labels(constraints_of("What is the hardness of SNB21-1?"))
+    terms = {c.value for c in constraints_of("When does a licence under the policy end if I sue over a patent?")
+             if c.kind == "term"}
+    assert {"licence", "policy", "patent"} <= terms and not terms & {"under", "over"}  # prepositions name nothing
 
 
 def test_a_follow_up_keeps_what_it_does_not_name_and_replaces_the_year():
