@@ -170,6 +170,7 @@ _NO_QUANTITY = re.compile(
     r"|\b\d{1,2}(?:st|nd|rd|th)?\s*[-\u2013]\s*\d{1,2}(?:st|nd|rd|th)?\s+(?:" + MONTH_NAMES + r")\b"
     r"|[A-Za-z]+\d*-\d+(?:-\d+)*\b|\b[A-Za-z]+\d+\w*"
     r"|\b(?:page|pages|pp?\.|pg\.?)\s*:?\s*\d+|\[\d{1,3}\]"
+    r"|(?:\b(?:sec|secs|section|sections|chapter|title|article|art|clause|rule)\.?|§+)\s*\d+(?:\.\d+)*\b"
     r"|\b(?:mm|cm|dm|m|km|in|ft)\s?[23]\b"
     r"|(?:^|(?<=[.;:]\s))\(?\d{1,2}[.)](?=\s|$)|\s\d{1,2}\.\s*$",
     re.IGNORECASE)
@@ -365,8 +366,7 @@ def scope_unmet(constraints: Sequence[Constraint], scope: Scope, question: str,
         elif c.kind == "object":
             ok = bool(scope.near_stems & (variants or {}).get(c.value, {stem_of(c.value)}))
         elif c.kind == "measure":
-            names = (variants or {}).get(c.value, {stem_of(c.value)}) | {stem_of(n) for n in measure_names(c.value)}
-            ok = bool(stems_of(f"{scope.heading} {scope.text}") & names)
+            ok = _measure_in(c.value, f"{scope.heading} {scope.text}", variants)
         else:
             ok = True
         if ok and c.kind in ("entity", "measure") and scope.cells and not _cell_filled(c, scope.cells):
@@ -374,6 +374,22 @@ def scope_unmet(constraints: Sequence[Constraint], scope: Scope, question: str,
         if not ok:
             failed.append(c)
     return failed
+
+
+def _measure_in(measure: str, text: str, variants: dict[str, set[str]] | None) -> bool:
+    """The measure's noun (or another name of it) in `text` as a noun of that measure: "populous"
+    shares the stem of "population" but counts no one, so a word of the measure's own stem must
+    begin like it ("population's", "populations")."""
+    names = [fold(n) for n in measure_names(measure)]
+    own = {stem_of(n) for n in names}
+    wanted = (variants or {}).get(measure, {stem_of(measure)}) | own
+    words = WORD.findall(fold(text))
+    if not words:
+        return False
+    stems = stem_tokenizer()(" ".join(words))
+    pairs = zip(words, stems) if len(stems) == len(words) else ((w, stem_of(w)) for w in words)
+    return any(stem in wanted and (stem not in own or any(word.startswith(n[: max(4, len(n) - 3)]) for n in names))
+               for word, stem in pairs)
 
 
 _EMPTY_CELL = re.compile(r"^[\s\-\u2013\u2014]*$")

@@ -124,7 +124,7 @@ PERIODS = {
 }
 
 
-MONEY_ASK = re.compile(r"\bhow much\b.*\b(?:cost|costs|pay|paid|charge|charged|price|priced|worth|spend|spent|fee|fees)\b"
+MONEY_ASK = re.compile(r"\bhow much\b.*\b(?:cost|costs|pay|paid|charge|charged|price|priced|worth|spend|spent|fee|fees|money)\b"
                         r"|\b(?:what|which)\b.*\b(?:price|cost|fee|fees|salary|wage)\b", re.IGNORECASE)
 
 

@@ -64,6 +64,16 @@ def test_unmet_says_which_constraints_a_sentence_or_row_fails():
     assert [c.label() for c in unmet(half, row)] == ["period 'full year'"]
 
 
+def test_a_section_number_is_no_amount_and_an_adjective_is_no_measure():
+    money = constraints_of("How much money does the Act put into the fund?")
+    assert "answer 'money'" in labels(money)
+    assert "answer 'money'" in labels(unmet(money, "Sec. 301. The Act puts money into the fund."))
+    assert unmet(money, "The Act puts $ 5,000,000 of money into the fund.") == []
+    population = constraints_of("What is the population of Canada?")
+    assert "measure 'population'" in labels(unmet(population, "Canada is most populous near the resort at 6090 feet."))
+    assert unmet(population, "Canada has a population of 38 million.") == []
+
+
 def test_the_verdict_over_table_rows_needs_the_row_of_the_entity_asked_about():
     rows = ("Products — PetCare; Sales: 9373\nProducts — Water; Sales: 1706\n"
             "Zones — Zone NA; Sales: 12553\nZones — Zone EUR; Sales: 9467")
