@@ -69,6 +69,8 @@ def test_a_section_number_is_no_amount_and_an_adjective_is_no_measure():
     assert "answer 'money'" in labels(money)
     assert "answer 'money'" in labels(unmet(money, "Sec. 301. The Act puts money into the fund."))
     assert unmet(money, "The Act puts $ 5,000,000 of money into the fund.") == []
+    count = constraints_of("How many agents does the Act add?")
+    assert "answer 'quantity'" in labels(unmet(count, "Sec. 301. The Act adds agents (see chapter 13 and § 58)."))
     population = constraints_of("What is the population of Canada?")
     assert "measure 'population'" in labels(unmet(population, "Canada is most populous near the resort at 6090 feet."))
     assert unmet(population, "Canada has a population of 38 million.") == []
