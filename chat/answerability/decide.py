@@ -61,7 +61,8 @@ def answer_verdict(question: str, answer: str, *, previous: str = "",
     hold the question's years, periods, months and numbers and the kind of answer asked for. An
     answer that says the documents do not cover the question is not answerable."""
     wanted = list(constraints) if constraints is not None else constraints_of(question, previous)
-    text = re.sub(r"\[\d{1,3}\]", "", answer)
+    # Markers, and a document's own bracketed numbers copied as text ("[\u206032]"), state nothing.
+    text = re.sub(r"\[\u2060?\d{1,3}\]", "", answer)
     if not text.strip() or "documents do not cover this" in text.lower():
         return Verdict(False, "the model said the documents do not cover this", wanted, checked="answer")
     own = [c for c in wanted if c.kind in ANSWER_KINDS]

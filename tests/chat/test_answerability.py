@@ -99,6 +99,8 @@ def test_a_models_answer_must_state_the_year_asked_about():
     wrong = answer_verdict("What was the revenue in 2022?", "Revenue was 46 million in 2023 [1].", constraints=wanted)
     assert not wrong.answerable and "year '2022'" in wrong.unmet
     assert not answer_verdict("What was the revenue in 2022?", NOT_COVERED, constraints=wanted).answerable
+    # A document's reference number kept as text ("[\u206032]") is no figure of the answer.
+    assert not answer_verdict("How much did deaths fall?", "Deaths fell by [\u206032] percent [1].").answerable
 
 
 def test_an_old_trace_without_answerability_still_reads():
