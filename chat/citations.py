@@ -12,6 +12,8 @@ citation of a quote, a (chunk, character span) with its own number:
   is cited where a passage supports it (a marker added before its final punctuation, and said
   so in the trace); with no supporting passage it stays unsupported;
 - markers with no words ("[1] [2][3]") are no claim: removed, and such an answer is no answer;
+  nor is a sentence where a marker stands for its value ("The most common species is [1].",
+  "deaths fell by [32] percent"): unsupported, its markers removed;
 - a marker that names no passage given (a document's own "[7]" echoed by a model) is kept as
   plain text, never a link (chat.markers.neutralise);
 - two different quotes never share a number; a quote cited twice keeps its number. Numbers
@@ -34,6 +36,11 @@ from chat.trace import ClaimRecord
 from retrieval.types import ScoredChunk
 
 _MARKER_WITH_SPACE = re.compile(r"(\s*)\[(\d{1,3})\]")
+# A marker right after a verb "to be", or right before a unit, stands where the value should be
+# ("... is [1].", "fell by [32] percent"); "according to [1]" or "in [2]" cite.
+_MARKER_AS_VALUE = re.compile(
+    r"\b(?:is|are|was|were|be|been|equals?)\s+\[\d{1,3}\]"
+    r"|\[\d{1,3}\]\s*(?:%|percent\b|per cent\b|million\b|billion\b|thousand\b|times\b)", re.IGNORECASE)
 
 
 @dataclass
@@ -100,6 +107,15 @@ def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> CitationChe
         final: dict[int, int | None] = {}  # raw marker -> its citation's number (None: removed)
         reasons = []
         wordless = not re.search(r"\w", judgement.text)
+        if not wordless and _MARKER_AS_VALUE.search(claim.text):
+            final = {n: None for n in claim.markers if 1 <= n <= len(passages)}
+            judgement.why = "a citation marker stands where the answer's value should be"
+            judgements.append(judgement)
+            rewritten, dropped = _rewrite(claim.text, final)
+            removed += dropped
+            pieces += [answer[last : claim.start], rewritten]
+            last = claim.end
+            continue
         for n in claim.markers:
             if wordless:
                 final[n] = None  # "[1] [2][3]": markers that cite no claim are no answer

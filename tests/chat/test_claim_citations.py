@@ -119,3 +119,13 @@ def test_an_uncited_sentence_no_passage_supports_stays_unsupported():
     check = check_citations("The board met in Lausanne.", [passage(REPORT)])
     assert check.citations == [] and check.text == "The board met in Lausanne."
     assert check.claims[0].why == "no citation"
+
+
+def test_a_marker_standing_for_the_answers_value_is_no_claim():
+    for answer in ("The most common species among adults is [1] [2][3].", "Zone NA sales grew by [1] percent.",
+                   "Zone NA sales in January-June 2023 were [1] [2]."):
+        check = check_citations(answer, [passage(REPORT), passage(MEMO, 2, "memo.txt")])
+        assert check.citations == [] and not check.claims[0].supported, answer
+        assert "stands where the answer's value should be" in check.claims[0].why
+    cites = check_citations("According to [1], Zone NA sales were 12553 in January-June 2023.", [passage(REPORT)])
+    assert [c.passage for c in cites.citations] == [1]
