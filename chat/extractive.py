@@ -39,21 +39,15 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from chat.claims import abbreviated, pieces
 from chat.markers import neutralise
 from ingestion.tables import COLUMN_SEPARATOR, LEVEL_SEPARATOR, RAW_CELL_SEPARATOR, TITLE_SEPARATOR
 from ingestion.tokenize import default_tokenizer
 from retrieval.types import ScoredChunk
 
 EXCERPT_SEPARATOR_TEXT = "[…]"
-# Where an answer's claims end (chat.claims): a full stop, ! or ? followed by white space, or a line break.
-_CLAIM_BOUNDARY = re.compile(r"(?<=[.!?])\s+")
 # A sentence of prose ends at . ! ? followed by white space, unless the full stop ends an abbreviation
-# or an initial ("Ste. 305", "Dr. Owen", "J. Smith", "e.g. this", "Fig. 3", "No. 8").
-_ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st ste no nos vol fig figs e.g i.e etc al vs inc ltd co corp jr sr dept approx est ca "
-    "jan feb mar apr jun jul aug sep sept oct nov dec u.s u.k p pp".split()
-)
-_INITIALS = re.compile(r"^(?:[^\W\d_]\.)*[^\W\d_]$")  # "J", "F.C", "U.S"
+# or an initial (chat.claims.abbreviated, which also decides where an answer's claims end).
 _SENTENCE_END = re.compile(r"[.!?]+[\"')\]]*(?=\s+)")
 _PARENTHESISED = re.compile(r"^\(.*\)$")
 
@@ -187,9 +181,7 @@ def _sentences(line: str) -> list[str]:
     found: list[str] = []
     start = 0
     for match in _SENTENCE_END.finditer(line):
-        before = line[start : match.start()].rsplit(None, 1)
-        word = before[-1].lower().lstrip("(\"'") if before else ""
-        if match.group(0).startswith(".") and (word in _ABBREVIATIONS or _INITIALS.match(word)):
+        if abbreviated(line, match.start()):
             continue
         piece = line[start : match.end()].strip()
         if piece:
@@ -376,7 +368,7 @@ def cited(choices: Sequence[Choice]) -> Iterator[str]:
     so that the next unit is a claim of its own."""
     separator = ""
     for choice in choices:
-        for piece in _CLAIM_BOUNDARY.split(choice.text):
+        for piece in pieces(choice.text):
             piece = piece.strip()
             if not piece:
                 continue

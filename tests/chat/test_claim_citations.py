@@ -4,6 +4,7 @@ citation only when the quote supports it."""
 from __future__ import annotations
 
 from chat.citations import check_citations
+from chat.claims import claims
 from chat.llm import ExtractiveBackend
 from chat.rendering import answer_html
 from retrieval.types import ScoredChunk
@@ -123,9 +124,18 @@ def test_an_uncited_sentence_no_passage_supports_stays_unsupported():
 
 def test_a_marker_standing_for_the_answers_value_is_no_claim():
     for answer in ("The most common species among adults is [1] [2][3].", "Zone NA sales grew by [1] percent.",
-                   "Zone NA sales in January-June 2023 were [1] [2]."):
+                   "Zone NA sales in January-June 2023 were [1] [2].", "Zone NA sales were [1] million CHF."):
         check = check_citations(answer, [passage(REPORT), passage(MEMO, 2, "memo.txt")])
         assert check.citations == [] and not check.claims[0].supported, answer
         assert "stands where the answer's value should be" in check.claims[0].why
-    cites = check_citations("According to [1], Zone NA sales were 12553 in January-June 2023.", [passage(REPORT)])
-    assert [c.passage for c in cites.citations] == [1]
+    for answer in ("According to [1], Zone NA sales were 12553 in January-June 2023.",
+                   "Zone NA sales in January-June 2023 were [1] 12553.",
+                   "As [1] the report says, Zone NA sales were 12553 in January-June 2023."):
+        cites = check_citations(answer, [passage(REPORT)])
+        assert [c.passage for c in cites.citations] == [1], answer
+
+
+def test_an_abbreviations_full_stop_ends_no_claim():
+    found = claims("The phone number of Galaxy Gaming, Inc. is (702) 939-3254 [1]. Streptococcus sp. makes it [2].\nNext")
+    assert [c.body for c in found] == ["The phone number of Galaxy Gaming, Inc. is (702) 939-3254.",
+                                       "Streptococcus sp. makes it.", "Next"]
