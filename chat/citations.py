@@ -36,11 +36,13 @@ from chat.trace import ClaimRecord
 from retrieval.types import ScoredChunk
 
 _MARKER_WITH_SPACE = re.compile(r"(\s*)\[(\d{1,3})\]")
-# A marker right after a verb "to be", or right before a unit, stands where the value should be
-# ("... is [1].", "fell by [32] percent"); "according to [1]" or "in [2]" cite.
+# Markers stand where the value should be when they follow a verb "to be" and nothing but a unit
+# follows them ("... is [1] [2][3].", "was [1] million CHF."), or when a unit follows them ("fell
+# by [32] percent"); "was [1] 46,293 million CHF", "according to [1], ..." and "in [2]" cite.
+_UNIT = r"(?:%|percent|per cent|million|billion|thousand|times|CHF|USD|EUR|GBP|JPY|INR|francs?|dollars?|euros?|pounds?)"
 _MARKER_AS_VALUE = re.compile(
-    r"\b(?:is|are|was|were|be|been|equals?)\s+\[\d{1,3}\]"
-    r"|\[\d{1,3}\]\s*(?:%|percent\b|per cent\b|million\b|billion\b|thousand\b|times\b)", re.IGNORECASE)
+    rf"\b(?:is|are|was|were|be|been|equals?)(?:\s*\[\d{{1,3}}\])+\s*(?:{_UNIT}\b\s*){{0,2}}[.!?:;,]?\s*$"
+    rf"|\[\d{{1,3}}\]\s*{_UNIT}(?!\w)", re.IGNORECASE)
 
 
 @dataclass
