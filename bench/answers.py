@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.collections import fresh_collection
+from bench.collections import fresh_collection, reused
 from bench.retrieval_evaluation import build_signature
 from chat.citations import check_citations
 from chat.claims import claims, without_markers
@@ -99,7 +99,7 @@ def answers_collection(corpus: Path, *, log: Callable[[str], None], prefix: str 
     signature = build_signature(corpus)
     existing = Collection.objects.filter(slug=slug).first()
     if existing is not None and existing.build_signature == signature:
-        return existing
+        return reused(existing, log)
     collection = fresh_collection(slug, f"Answers: {corpus.name}")  # an outdated one is deleted
     items = []
     for doc in jsonl(corpus):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from ingestion.keyword_index import keyword_indexes_repair
 from ingestion.models import Collection
 from ingestion.services import collection_create, collection_delete
 
@@ -13,3 +16,11 @@ def fresh_collection(slug: str, name: str) -> Collection:
     if old is not None:
         collection_delete(collection=old)
     return collection_create(slug=slug, name=name, kind=Collection.Kind.EVALUATION)
+
+
+def reused(collection: Collection, log: Callable[[str], None]) -> Collection:
+    """A collection an evaluation reuses, its bm25 index rebuilt first if a PostgreSQL restart
+    left it blind (ingestion.keyword_index.keyword_indexes_repair: every blind one is)."""
+    for slug in keyword_indexes_repair():
+        log(f"rebuilt the bm25 index of {slug}: it found none of its own words")
+    return collection

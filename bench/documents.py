@@ -19,7 +19,7 @@ import pickle
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.collections import fresh_collection
+from bench.collections import fresh_collection, reused
 from bench.retrieval_evaluation import build_signature
 from config.embedded_db import var_dir_of
 from ingestion import chunking, parsing, tables
@@ -69,7 +69,7 @@ def documents_collection(folder: Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
     existing = Collection.objects.filter(slug=slug).first()
     if existing is not None and existing.build_signature == signature:
         log(f"reusing collection {slug} ({existing.documents.count()} documents)")
-        return existing
+        return reused(existing, log)
     collection = fresh_collection(slug, f"Documents: {folder.name}")
     cache = var_dir_of(os.environ) / "bench-parsed"
     indexed = skipped = 0

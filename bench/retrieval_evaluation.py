@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 
-from bench.collections import fresh_collection
+from bench.collections import fresh_collection, reused
 from ingestion.embedding import get_embedder
 from ingestion.keyword_index import (
     PG_TEXTSEARCH,
@@ -104,7 +104,7 @@ def evaluation_collection(dataset: BeirDataset, *, log: Callable[[str], None] = 
     existing = Collection.objects.filter(slug=slug).first()
     if existing is not None and existing.build_signature == signature:
         log(f"reusing collection {slug} ({existing.documents.count()} documents)")
-        return existing
+        return reused(existing, log)
     if existing is not None:
         log(f"settings changed since {slug} was built: rebuilding it")
     collection = fresh_collection(slug, f"Evaluation: {dataset.path.name}")  # the old one is deleted

@@ -29,7 +29,7 @@ import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 
-from bench.collections import fresh_collection
+from bench.collections import fresh_collection, reused
 from ingestion.chunking import _SENTENCE_END, ChunkDraft
 from ingestion.embedding import get_embedder
 from ingestion.index_writer import documents_store_prepared_bulk
@@ -233,7 +233,7 @@ def synthetic_collection_build(
             log(f"{slug}: bm25 index built in {time.monotonic() - started:.0f} s")
         _postings_ensure(collection, postings, log)
         log(f"{slug}: reusing {count} chunks ({signature})")
-        return collection
+        return reused(collection, log)
     collection_bulk_load_start(collection=collection)  # the HNSW and bm25 indexes are built once, at the end
     if postings and not writes_postings():
         postings_drop(collection.id)  # those of a resumed build's first part: all are built at the end

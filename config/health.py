@@ -59,7 +59,7 @@ def _check_keyword_index() -> dict[str, Any]:
         names = ", ".join(f"{slug} (chunk_bm25_c{cid})" for cid, slug in blind)
         return {"ok": False, "engine": status["engine"], "blind": [slug for _, slug in blind],
                 "error": f"the keyword index of {names} finds none of its own words, so keyword search returns "
-                         "nothing there: rebuild it with REINDEX INDEX <name> (psql) and tell the developers"}
+                         "nothing there: the worker rebuilds it within a minute, or run `manage.py bm25_engine --repair`"}
     return result
 
 

@@ -19,11 +19,15 @@ needs. Both keep CollectionStats, whose generation keys caches.
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 
 from ingestion.models import Chunk, ChunkTerm, Collection, CollectionTerm, KeywordEngine
+
+logger = logging.getLogger(__name__)
 
 TEXT_CONFIG = "simple"
 EXTENSION = "pg_textsearch"
@@ -71,9 +75,14 @@ def engine_status() -> dict[str, str]:
 
 def keyword_indexes_blind() -> list[tuple[int, str]]:
     """The collections whose bm25 index finds none of their own words: for each collection with
-    chunks, the first token of one of its chunks is searched in its index. A valid, ready index
-    that answers nothing (seen once here; REINDEX mended it) would otherwise make keyword search
-    silently return nothing for that collection. One small query or two per collection."""
+    chunks, the first token of one of its chunks is searched in its index. One small query or two
+    per collection.
+
+    pg_textsearch 1.0.0 loses an index's corpus statistics (its document count becomes 0) when
+    PostgreSQL restarts, if rows were inserted after the index was built (its recovery pages
+    rebuild the postings, not the count): the index is valid and ready, and every score is 0, so
+    keyword search silently returns nothing there. An index built over existing rows (CREATE
+    INDEX, REINDEX) keeps its count. `keyword_indexes_repair` rebuilds the blind ones."""
     blind = []
     with connection.cursor() as cursor:
         for collection_id, slug in Collection.objects.values_list("id", "slug"):
@@ -94,6 +103,24 @@ def keyword_indexes_blind() -> list[tuple[int, str]]:
             if best is None or not best[0] or best[0] <= 0:
                 blind.append((cid, slug))
     return blind
+
+
+def keyword_indexes_repair() -> list[str]:
+    """Rebuild (REINDEX) each collection's bm25 index that finds none of its own words, and say
+    which (their slugs); nothing when the engine is not pg_textsearch. The worker runs it at start
+    and every minute (a PostgreSQL restart is what breaks them); `manage.py bm25_engine --repair`
+    runs it by hand."""
+    if engine_status()["status"] != "ok":
+        return []
+    repaired = []
+    for collection_id, slug in keyword_indexes_blind():
+        with connection.cursor() as cursor:
+            cursor.execute(f"REINDEX INDEX {keyword_index_name(collection_id)}")
+        repaired.append(slug)
+    if repaired:
+        logger.warning("rebuilt the bm25 index of %s: it found none of its own words (pg_textsearch lost its "
+                       "statistics, as it does on a PostgreSQL restart after inserts)", ", ".join(repaired))
+    return repaired
 
 
 def keyword_index_name(collection_id: int) -> str:

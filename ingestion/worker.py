@@ -1,6 +1,7 @@
 """What the Celery worker does besides tasks: set embedding threads, load the embedding model once
 per child, report a heartbeat for /health, and run the periodic jobs (ingestion.hooks): its own
-sweep that sends again the tasks of documents whose task is gone, feedback's retention purge."""
+sweep that sends again the tasks of documents whose task is gone, the rebuild of bm25 indexes a
+PostgreSQL restart left blind, feedback's retention purge."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from ingestion.embedding import get_embedder
 from ingestion.hooks import PeriodicJob, periodic_jobs, periodic_register
+from ingestion.keyword_index import keyword_indexes_repair
 from ingestion.models import WorkerHeartbeat
 from ingestion.services import documents_requeue_stale
 from runtime.threads import configured_threads, torch_threads_apply
@@ -27,6 +29,8 @@ _stop = threading.Event()
 # Every beat: a document whose worker child died is free within seconds, not at the hard time limit.
 periodic_register(PeriodicJob(name="documents_requeue_stale", run=documents_requeue_stale,
                               every_seconds=HEARTBEAT_SECONDS))
+# At start and every minute: a bm25 index that a PostgreSQL restart left blind is rebuilt.
+periodic_register(PeriodicJob(name="keyword_indexes_repair", run=keyword_indexes_repair, every_seconds=60))
 
 
 @worker_process_init.connect

@@ -255,4 +255,4 @@ def test_the_keyword_index_probe_passes_healthy_collections_and_health_names_a_b
     monkeypatch.setattr(health, "keyword_indexes_blind", lambda: [(first.id, "ts-probe-a")])
     check = health._check_keyword_index()
     assert not check["ok"] and check["blind"] == ["ts-probe-a"]
-    assert "REINDEX INDEX" in check["error"] and f"chunk_bm25_c{first.id}" in check["error"]
+    assert "bm25_engine --repair" in check["error"] and f"chunk_bm25_c{first.id}" in check["error"]

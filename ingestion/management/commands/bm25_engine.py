@@ -5,7 +5,14 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from config.commands import AppCommand
-from ingestion.keyword_index import PG_TEXTSEARCH, SQL, engine_status, engine_switch, keyword_index_exists
+from ingestion.keyword_index import (
+    PG_TEXTSEARCH,
+    SQL,
+    engine_status,
+    engine_switch,
+    keyword_index_exists,
+    keyword_indexes_repair,
+)
 from ingestion.models import Collection
 
 
@@ -18,8 +25,15 @@ class Command(AppCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("engine", nargs="?", choices=[PG_TEXTSEARCH, SQL], help="switch to this engine")
+        parser.add_argument("--repair", action="store_true",
+                            help="rebuild the bm25 indexes that find none of their own words (the worker does it every minute)")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["repair"]:
+            repaired = keyword_indexes_repair()
+            self.stdout.write(f"rebuilt the bm25 index of {', '.join(repaired)}" if repaired
+                              else "every bm25 index finds its own words: nothing to rebuild")
+            return
         if options["engine"]:
             try:
                 summary = engine_switch(options["engine"])
