@@ -109,7 +109,7 @@ def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> CitationChe
         final: dict[int, int | None] = {}  # raw marker -> its citation's number (None: removed)
         reasons = []
         wordless = not re.search(r"\w", judgement.text)
-        if not wordless and _MARKER_AS_VALUE.search(claim.text):
+        if not wordless and _MARKER_AS_VALUE.search(claim.text) and not _verbatim(judgement.text, claim.markers, passages):
             final = {n: None for n in claim.markers if 1 <= n <= len(passages)}
             judgement.why = "a citation marker stands where the answer's value should be"
             judgements.append(judgement)
@@ -159,6 +159,11 @@ def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> CitationChe
     pieces.append(answer[last:])
     text = "".join(pieces).strip()
     return CitationCheck(text=text, citations=citations, claims=judgements, removed=removed)
+
+
+def _verbatim(body: str, markers: Sequence[int], passages: Sequence[ScoredChunk]) -> bool:
+    """The claim is a passage's own sentence ("Ready when you are [1]." quotes a document)."""
+    return bool(body) and any(body in passages[n - 1].text for n in markers if 1 <= n <= len(passages))
 
 
 def _number(citation: Citation, numbers: dict[tuple[int, int | None, int | None, str], int],

@@ -128,6 +128,8 @@ def test_a_marker_standing_for_the_answers_value_is_no_claim():
         check = check_citations(answer, [passage(REPORT), passage(MEMO, 2, "memo.txt")])
         assert check.citations == [] and not check.claims[0].supported, answer
         assert "stands where the answer's value should be" in check.claims[0].why
+    quoted = check_citations("Ready when you are [1].", [passage("Online events. Ready when you are. Sign up.")])
+    assert [c.quote for c in quoted.citations] == ["Ready when you are."]  # the document's own sentence
     for answer in ("According to [1], Zone NA sales were 12553 in January-June 2023.",
                    "Zone NA sales in January-June 2023 were [1] 12553.",
                    "As [1] the report says, Zone NA sales were 12553 in January-June 2023."):
