@@ -79,10 +79,11 @@ def keyword_indexes_blind() -> list[tuple[int, str]]:
     per collection.
 
     pg_textsearch 1.0.0 loses an index's corpus statistics (its document count becomes 0) when
-    PostgreSQL restarts, if rows were inserted after the index was built (its recovery pages
-    rebuild the postings, not the count): the index is valid and ready, and every score is 0, so
-    keyword search silently returns nothing there. An index built over existing rows (CREATE
-    INDEX, REINDEX) keeps its count. `keyword_indexes_repair` rebuilds the blind ones."""
+    PostgreSQL restarts, seen for an index created empty and filled by inserts, as every
+    collection filled by uploads is (its recovery pages rebuild the postings, not the count): the
+    index is valid and ready, and every score is 0, so keyword search silently returns nothing
+    there. An index built over existing rows (CREATE INDEX, REINDEX) kept its count, even with a
+    few hundred inserts after. `keyword_indexes_repair` rebuilds the blind ones."""
     blind = []
     with connection.cursor() as cursor:
         for collection_id, slug in Collection.objects.values_list("id", "slug"):

@@ -1,7 +1,7 @@
 """A bm25 index that a PostgreSQL restart left blind is found and rebuilt.
 
 pg_textsearch 1.0.0 (the embedded server's) loses an index's corpus statistics when PostgreSQL
-restarts, if rows were inserted after the index was built: the index stays valid and ready, and
+restarts, if the index was created empty and filled by inserts (as a collection filled by uploads is): the index stays valid and ready, and
 finds nothing. The first test shows that on a private embedded server; the others, that the
 repair finds and rebuilds such an index and that the worker runs it."""
 
@@ -26,7 +26,7 @@ def _server(folder: Path):  # type: ignore[no-untyped-def]
     return pgserver.get_server(folder, cleanup_mode="stop")
 
 
-def test_a_restart_blinds_an_index_written_after_its_build_and_reindex_mends_it(tmp_path):
+def test_a_restart_blinds_an_index_filled_by_inserts_and_reindex_mends_it(tmp_path):
     import psycopg
 
     server = _server(tmp_path / "pg")
