@@ -172,9 +172,22 @@ def _answer_kind(question: str) -> str | None:
 
 
 def _measure(question: str) -> str | None:
-    """The noun of the measure a what-question asks for ("revenue", "density"), if any."""
+    """The noun of the measure a what-question asks for ("revenue", "density"), if any; not the
+    first word of a compound that names something else ("the budget code", "the sales team"),
+    but itself before a generic word ("the MTU value")."""
     words = [fold(m.group(0)) for m in WORD.finditer(question)]
-    return next((w for w in words if w in MEASURES), None)
+    for i, word in enumerate(words):
+        if word not in MEASURES:
+            continue
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if after and after not in _FUNCTION_WORDS and after not in GENERIC_TERMS and not after.isdigit():
+            continue  # the compound's last noun is asked for: a code in "budget code", density in "population density"
+        return word
+    return None
+
+
+_FUNCTION_WORDS = PREPOSITIONS | AUXILIARIES | COPULAS | DETERMINERS | QUESTION_WORDS | frozenset(
+    "and or than as per if when while since during after before".split())
 
 
 def _counted(question: str) -> str | None:

@@ -76,6 +76,14 @@ def test_a_section_number_is_no_amount_and_an_adjective_is_no_measure():
     assert unmet(population, "Canada has a population of 38 million.") == []
 
 
+def test_a_measure_that_names_a_compound_asks_for_the_compound():
+    text = "Project Rowan. Project Rowan has the budget code BX-9552."
+    assert verdict("What is the budget code of project Rowan?", [passage(text)]).answerable
+    assert not verdict("What was the budget of project Rowan?", [passage(text)]).answerable  # no amount
+    assert "measure 'density'" in labels(constraints_of("What is the population density of Zurich?"))
+    assert "measure 'mtu'" in labels(constraints_of("What is the maximum MTU value for the port?"))
+
+
 def test_the_verdict_over_table_rows_needs_the_row_of_the_entity_asked_about():
     rows = ("Products — PetCare; Sales: 9373\nProducts — Water; Sales: 1706\n"
             "Zones — Zone NA; Sales: 12553\nZones — Zone EUR; Sales: 9467")
