@@ -8,8 +8,8 @@ citation of a quote, a (chunk, character span) with its own number:
   a marker whose passage holds no supporting quote is removed; when no passage the claim cites
   supports it but another passage does (a model's wrong number on a right fact), that passage
   is cited instead, and said so in the trace; otherwise the claim is unsupported;
-- a claim with no marker naming a passage given (none at all, or only a document's own "[10]")
-  is cited where a passage supports it (a marker added before its final punctuation, and said
+- a claim of four words or more with no marker naming a passage given (none at all, or only a
+  document's own "[10]") is cited where a passage supports it (a marker added before its final punctuation, and said
   so in the trace); with no supporting passage it stays unsupported;
 - markers with no words ("[1] [2][3]") are no claim: removed, and such an answer is no answer;
   nor is a sentence where a marker stands for its value ("The most common species is [1].",
@@ -36,6 +36,9 @@ from chat.trace import ClaimRecord
 from retrieval.types import ScoredChunk
 
 _MARKER_WITH_SPACE = re.compile(r"(\s*)\[(\d{1,3})\]")
+_WORDS = re.compile(r"[^\W\d_]{2,}")
+# An uncited claim is cited for the model only when it is a sentence of this many words or more.
+ATTRIBUTED_MIN_WORDS = 4
 # Markers stand where the value should be when they follow a verb "to be" and nothing but a unit
 # follows them ("... is [1] [2][3].", "was [1] million CHF."), or when a unit follows them ("fell
 # by [32] percent"); "was [1] 46,293 million CHF", "according to [1], ..." and "in [2]" cite.
@@ -137,9 +140,10 @@ def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> CitationChe
                 final[cited_passages[0]] = _number(_citation(passages[m - 1], m, *span), numbers, citations)
                 reasons.append(f"supported by passage [{m}] instead")
         added = None
-        if not cited_passages and not wordless:
+        if not cited_passages and not wordless and len(_WORDS.findall(judgement.text)) >= ATTRIBUTED_MIN_WORDS:
             # No marker names a passage (a model that forgot to cite, or echoed a document's own
-            # "[10]"): the claim is cited where a passage quotes or supports it.
+            # "[10]"): a sentence (not a list number or a bare figure) is cited where a passage
+            # quotes or supports it.
             found = _other_support(judgement.text, passages, skip=set())
             if found is not None:
                 m, span = found

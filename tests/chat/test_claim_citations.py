@@ -116,6 +116,11 @@ def test_a_documents_own_reference_number_on_a_supported_fact_adds_a_real_citati
     assert html.count('class="cite"') == 1 and "[\u206010]" in html
 
 
+def test_an_uncited_list_number_or_bare_figure_is_not_cited_for_the_model():
+    check = check_citations("Sales were: 1. 12553 2. 9467", [passage(REPORT)])
+    assert check.citations == [] and "[" not in check.text
+
+
 def test_an_uncited_sentence_no_passage_supports_stays_unsupported():
     check = check_citations("The board met in Lausanne.", [passage(REPORT)])
     assert check.citations == [] and check.text == "The board met in Lausanne."
