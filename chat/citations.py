@@ -112,26 +112,22 @@ def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> CitationChe
         final: dict[int, int | None] = {}  # raw marker -> its citation's number (None: removed)
         reasons = []
         wordless = not re.search(r"\w", judgement.text)
-        if not wordless and _MARKER_AS_VALUE.search(claim.text) and not _verbatim(judgement.text, claim.markers, passages):
-            final = {n: None for n in claim.markers if 1 <= n <= len(passages)}
-            judgement.why = "a citation marker stands where the answer's value should be"
-            judgements.append(judgement)
-            rewritten, dropped = _rewrite(claim.text, final)
-            removed += dropped
-            pieces += [answer[last : claim.start], rewritten]
-            last = claim.end
-            continue
+        as_value = (not wordless and _MARKER_AS_VALUE.search(claim.text) is not None
+                    and not _verbatim(judgement.text, claim.markers, passages))
         for n in claim.markers:
             if wordless:
                 final[n] = None  # "[1] [2][3]": markers that cite no claim are no answer
                 continue
             if not 1 <= n <= len(passages):
                 continue  # no passage of that number: the document's own bracket, kept as text
+            if as_value:
+                final[n] = None  # "... is [1].": the marker is no citation of a fact
+                continue
             span, why = supporting_quote(judgement.text, passages[n - 1].text)
             reasons.append(f"[{n}] {why}")
             final[n] = None if span is None else _number(_citation(passages[n - 1], n, *span), numbers, citations)
         cited_passages = [n for n in claim.markers if 1 <= n <= len(passages)]
-        if cited_passages and not wordless and all(final[n] is None for n in cited_passages):
+        if cited_passages and not wordless and not as_value and all(final[n] is None for n in cited_passages):
             # Every passage it cites fails it: a model often puts the wrong number on a right fact.
             # Another passage that quotes or supports the claim is cited in place of the first marker.
             found = _other_support(judgement.text, passages, skip=set(cited_passages))
@@ -140,7 +136,8 @@ def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> CitationChe
                 final[cited_passages[0]] = _number(_citation(passages[m - 1], m, *span), numbers, citations)
                 reasons.append(f"supported by passage [{m}] instead")
         added = None
-        if not cited_passages and not wordless and len(_WORDS.findall(judgement.text)) >= ATTRIBUTED_MIN_WORDS:
+        if (not cited_passages and not wordless and not as_value
+                and len(_WORDS.findall(judgement.text)) >= ATTRIBUTED_MIN_WORDS):
             # No marker names a passage (a model that forgot to cite, or echoed a document's own
             # "[10]"): a sentence (not a list number or a bare figure) is cited where a passage
             # quotes or supports it.
@@ -152,6 +149,7 @@ def check_citations(answer: str, passages: Sequence[ScoredChunk]) -> CitationChe
         judgement.cited = list(dict.fromkeys(k for k in [*final.values(), added] if k is not None))
         judgement.supported = bool(judgement.cited)
         judgement.why = ("only citation markers, no claim" if wordless else
+                         "a citation marker stands where the answer's value should be" if as_value else
                          "; ".join(reasons) if reasons else "no citation")
         judgements.append(judgement)
         rewritten, dropped = _rewrite(claim.text, final)

@@ -33,11 +33,15 @@ def abbreviated(text: str, stop: int) -> bool:
     return word in ABBREVIATIONS or _INITIALS.match(word) is not None
 
 
+def _sentence_ends(text: str) -> list[re.Match[str]]:
+    """The white space after each full stop, ! or ? that ends a sentence (not an abbreviation's)."""
+    return [m for m in _SENTENCE_END.finditer(text) if not abbreviated(text, m.start() - 1)]
+
+
 def _ends(text: str) -> list[re.Match[str]]:
-    """The boundaries between the text's claims: sentence ends (not an abbreviation's) and line breaks."""
-    ends = [m for m in _SENTENCE_END.finditer(text) if not abbreviated(text, m.start() - 1)]
+    """The boundaries between the text's claims: sentence ends and line breaks."""
     found: list[re.Match[str]] = []
-    for m in sorted([*ends, *_LINE_END.finditer(text)], key=lambda m: (m.start(), -m.end())):
+    for m in sorted([*_sentence_ends(text), *_LINE_END.finditer(text)], key=lambda m: (m.start(), -m.end())):
         if not found or m.start() >= found[-1].end():
             found.append(m)
     return found
@@ -46,7 +50,7 @@ def _ends(text: str) -> list[re.Match[str]]:
 def pieces(line: str) -> list[str]:
     """The claims of one line, as `spans` cuts them (for a backend that cites each one)."""
     found, start = [], 0
-    for end in [m for m in _SENTENCE_END.finditer(line) if not abbreviated(line, m.start() - 1)]:
+    for end in _sentence_ends(line):
         found.append(line[start : end.start()])
         start = end.end()
     return [*found, line[start:]]

@@ -18,9 +18,9 @@ from chat.answerability.words import (
     measure_names,
     shortened,
     stem_of,
-    stem_tokenizer,
     stems_of,
     within_edits,
+    word_stems,
 )
 from retrieval.types import ScoredChunk
 
@@ -118,9 +118,7 @@ def verdict(question: str, passages: Sequence[ScoredChunk], *, previous: str = "
 
 def _vocabulary(documents: Sequence[str]) -> dict[str, str]:
     """Every folded word of the passages, with its stem."""
-    words = list(dict.fromkeys(w for document in documents for w in WORD.findall(fold(document))))
-    stems = stem_tokenizer()(" ".join(words)) if words else []
-    return dict(zip(words, stems, strict=True)) if len(stems) == len(words) else {w: stem_of(w) for w in words}
+    return dict(word_stems(list(dict.fromkeys(w for document in documents for w in WORD.findall(fold(document))))))
 
 
 def _variants(term: str, vocabulary: dict[str, str]) -> set[str]:

@@ -32,9 +32,9 @@ from chat.answerability.words import (
     is_row,
     measure_names,
     stem_of,
-    stem_tokenizer,
     stems_of,
     within_edits,
+    word_stems,
 )
 from ingestion.tables import TITLE_SEPARATOR
 
@@ -126,12 +126,9 @@ def _entity_spelled_in(entity: str, text: str) -> bool:
 def _together(words: Sequence[str], folded: str) -> bool:
     """The words of a name stand together somewhere in the (folded) text: within a window of a few
     words more than the name has ("Norwich City F.C. Hall of Fame"), not scattered over it."""
-    tokens = WORD.findall(folded)
-    token_stems = stem_tokenizer()(" ".join(tokens)) if tokens else []
-    if len(token_stems) != len(tokens):
-        token_stems = [stem_of(t) for t in tokens]
+    tokens = word_stems(WORD.findall(folded))
     wanted = [(fold(w), stem_of(w)) for w in words]
-    positions = [[i for i, (t, st) in enumerate(zip(tokens, token_stems)) if t == w or st == ws
+    positions = [[i for i, (t, st) in enumerate(tokens) if t == w or st == ws
                   or (len(w) >= 5 and _one_edit(w, t))]
                  for w, ws in wanted]
     if any(not p for p in positions):
@@ -383,13 +380,8 @@ def _measure_in(measure: str, text: str, variants: dict[str, set[str]] | None) -
     names = [fold(n) for n in measure_names(measure)]
     own = {stem_of(n) for n in names}
     wanted = (variants or {}).get(measure, {stem_of(measure)}) | own
-    words = WORD.findall(fold(text))
-    if not words:
-        return False
-    stems = stem_tokenizer()(" ".join(words))
-    pairs = zip(words, stems) if len(stems) == len(words) else ((w, stem_of(w)) for w in words)
     return any(stem in wanted and (stem not in own or any(word.startswith(n[: max(4, len(n) - 3)]) for n in names))
-               for word, stem in pairs)
+               for word, stem in word_stems(WORD.findall(fold(text))))
 
 
 _EMPTY_CELL = re.compile(r"^[\s\-\u2013\u2014]*$")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from functools import lru_cache
 
 from ingestion.tables import TITLE_SEPARATOR
@@ -164,6 +165,13 @@ def stem_tokenizer() -> Tokenizer:
 
 def stems_of(text: str) -> set[str]:
     return set(stem_tokenizer()(fold(text)))
+
+
+def word_stems(words: Sequence[str]) -> list[tuple[str, str]]:
+    """Each (folded) word with its stem, stemmed in one call (word by word where the tokenizer
+    splits a word in two)."""
+    stems = stem_tokenizer()(" ".join(words)) if words else []
+    return list(zip(words, stems, strict=True)) if len(stems) == len(words) else [(w, stem_of(w)) for w in words]
 
 
 def stem_of(word: str) -> str:
